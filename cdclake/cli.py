@@ -1,0 +1,138 @@
+"""The ``cdclake`` command: simulate the source, run dbt, and show what happened."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .generator.dms import EndpointSettings
+from .generator.delivery import Delivery
+from .generator.simulator import Simulator
+from .settings import Paths
+
+
+def _simulator_exists(paths: Paths) -> bool:
+    return (paths.simulator_state / "state.json").is_file()
+
+
+def init_source(paths: Paths, documents: int, seed: int, settings: EndpointSettings, rows_per_file: int) -> Simulator:
+    """Create the simulated source and land DMS's full load of it."""
+    if _simulator_exists(paths):
+        raise SystemExit(f"error: a simulated source already exists in {paths.simulator_state}; "
+                         f"remove {paths.data_dir} (or run `make clean`) to start over")
+    sim = Simulator(paths.simulator_state, seed, settings, rows_per_file)
+    started = time.monotonic()
+    files = sim.full_load(documents, paths.landing)
+    _say(f"full load: {sum(f.rows for f in files):,} documents in {len(files)} file(s) "
+         f"({time.monotonic() - started:.1f}s)")
+    sim.save()
+    return sim
+
+
+def advance_source(paths: Paths, batches: int, events: int, chaotic: bool) -> Simulator:
+    """Change the source and land the CDC batches (chaotic: late and duplicate files)."""
+    sim = Simulator.open(paths.simulator_state)
+    delivery = Delivery(paths.outbox, paths.landing)
+    for number in range(1, batches + 1):
+        started = time.monotonic()
+        files = sim.cdc_batch(events, paths.outbox)
+        delivery.land_batch(files, chaotic=chaotic)
+        _say(f"CDC batch {sim.counters.batches}: {sum(f.rows for f in files):,} events in {len(files)} file(s) "
+             f"[{number}/{batches}] ({time.monotonic() - started:.1f}s)")
+    delivery.flush()
+    sim.save()
+    return sim
+
+
+def write_snapshot(paths: Paths, sim: Simulator) -> None:
+    counts = sim.write_snapshot(paths.snapshot)
+    _say(f"mongodump snapshot: {sum(counts.values()):,} documents in {paths.snapshot}")
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _settings_from(args: argparse.Namespace) -> EndpointSettings:
+    return EndpointSettings(
+        ejson=args.ejson,
+        include_op_for_full_load=args.include_op_for_full_load,
+        date_folders=not args.no_date_folders,
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    paths = Paths.from_env()
+    if args.action == "init":
+        sim = init_source(paths, args.documents, args.seed, _settings_from(args), args.rows_per_file)
+    else:
+        sim = advance_source(paths, args.batches, args.events, chaotic=args.chaotic)
+    write_snapshot(paths, sim)
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from .transform import run_dbt
+
+    outcome = run_dbt(args.dbt_args)
+    return 0 if outcome.success else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .summary import print_run_summary
+    from .transform import run_dbt
+
+    paths = Paths.from_env()
+    if not _simulator_exists(paths):
+        _say(f"Creating the simulated 'ledger' source ({args.documents:,} documents) in {paths.data_dir}")
+        init_source(paths, args.documents, args.seed, EndpointSettings(), args.rows_per_file)
+        sim = advance_source(paths, 2, args.events, chaotic=True)
+    else:
+        _say("Source exists: capturing the next CDC batch")
+        sim = advance_source(paths, 1, args.events, chaotic=True)
+    write_snapshot(paths, sim)
+    _say("Running dbt build on local Spark + Iceberg …")
+    outcome = run_dbt(["build"], paths)
+    print_run_summary(paths, outcome, sim.live_counts())
+    return 0 if outcome.success else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cdclake", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="simulate the MongoDB source and land its DMS files")
+    gen.add_argument("action", choices=["init", "advance"], help="init: full load; advance: CDC batches")
+    gen.add_argument("--documents", type=int, default=20_000, help="documents in the full load (init)")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--rows-per-file", type=int, default=50_000)
+    gen.add_argument("--ejson", choices=["canonical", "relaxed"], default="canonical")
+    gen.add_argument("--include-op-for-full-load", action="store_true")
+    gen.add_argument("--no-date-folders", action="store_true")
+    gen.add_argument("--batches", type=int, default=1, help="CDC batches to land (advance)")
+    gen.add_argument("--events", type=int, default=2_000, help="events per CDC batch (advance)")
+    gen.add_argument("--chaotic", action="store_true", help="land a file late and another twice")
+    gen.set_defaults(func=cmd_generate)
+
+    dbt = sub.add_parser("dbt", help="run dbt on this project (local Spark session by default)")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(func=cmd_dbt)
+
+    demo = sub.add_parser("demo", help="generate (or advance) the source, run dbt build, summarise")
+    demo.add_argument("--documents", type=int, default=20_000)
+    demo.add_argument("--events", type=int, default=2_000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--rows-per-file", type=int, default=5_000)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

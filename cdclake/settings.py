@@ -1,0 +1,55 @@
+"""Where things live: every file the local pipeline writes sits under one data directory.
+
+Set ``CDCLAKE_DATA_DIR`` to move it (default: ``data/`` in the project). Nothing is
+written to the working directory, so the pipeline can be run from anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DATABASE = "ledger"
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls) -> "Paths":
+        return cls(Path(os.environ.get("CDCLAKE_DATA_DIR", PROJECT_DIR / "data")).resolve())
+
+    @property
+    def landing(self) -> Path:
+        """The DMS target folder (an S3 prefix in production)."""
+        return self.data_dir / "landing"
+
+    @property
+    def outbox(self) -> Path:
+        """Files the simulated DMS wrote but has not delivered yet."""
+        return self.data_dir / "source" / "outbox"
+
+    @property
+    def simulator_state(self) -> Path:
+        return self.data_dir / "source" / "state"
+
+    @property
+    def snapshot(self) -> Path:
+        """The source's state as a mongodump directory."""
+        return self.data_dir / "source" / "mongodump"
+
+    @property
+    def warehouse(self) -> Path:
+        """The Iceberg warehouse (Hadoop catalog)."""
+        return self.data_dir / "warehouse"
+
+    @property
+    def spark_dir(self) -> Path:
+        return self.data_dir / "spark"
+
+    @property
+    def dbt_dir(self) -> Path:
+        return self.data_dir / "dbt"

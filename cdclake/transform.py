@@ -1,0 +1,51 @@
+"""Runs the dbt project in this process, against the local Spark session or a cloud target."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .settings import PROJECT_DIR, Paths
+
+
+@dataclass
+class DbtOutcome:
+    """What a dbt invocation did, in the terms the run summary needs."""
+
+    success: bool
+    invocation_id: str
+    statuses: dict[str, list[str]] = field(default_factory=dict)  # status -> node names
+    error: str | None = None
+
+    def count(self, *statuses: str) -> int:
+        return sum(len(self.statuses.get(status, [])) for status in statuses)
+
+
+def dbt_environment(paths: Paths) -> dict[str, str]:
+    """Environment for dbt: everything it writes goes under the data directory."""
+    return {
+        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"),
+        "DBT_TARGET_PATH": str(paths.dbt_dir / "target"),
+        "DBT_LOG_PATH": str(paths.dbt_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "CDCLAKE_LANDING_ROOT": os.environ.get("CDCLAKE_LANDING_ROOT", str(paths.landing)),
+    }
+
+
+def run_dbt(args: list[str], paths: Paths | None = None) -> DbtOutcome:
+    """Invoke ``dbt <args>`` on this project; on the local target, start Spark first."""
+    from dbt.cli.main import dbtRunner
+    from dbt_common.invocation import get_invocation_id
+
+    paths = paths or Paths.from_env()
+    os.environ.update(dbt_environment(paths))
+    if os.environ.get("CDCLAKE_TARGET", "local") == "local" and "--target" not in args:
+        from .spark import get_or_create_session
+
+        get_or_create_session(paths)
+    result = dbtRunner().invoke([*args, "--project-dir", str(PROJECT_DIR)])
+    statuses: dict[str, list[str]] = {}
+    for node_result in getattr(result.result, "results", None) or []:
+        statuses.setdefault(str(node_result.status), []).append(node_result.node.name)
+    error = str(result.exception) if result.exception else None
+    return DbtOutcome(result.success, get_invocation_id(), statuses, error)

@@ -1,0 +1,71 @@
+{#-
+  Materialization of a current-state table from a DMS change stream.
+
+  The model's SQL selects the latest change per key from the *new* landed rows (see
+  cdc_latest_change_per_key); this materialization finds those new files, exposes them
+  as the upstream DMS source, merges the result into the Iceberg table (cdc_merge_sql),
+  and records the files as applied. With no new files it does nothing at all: no read,
+  no commit. --full-refresh rebuilds the table from every landed file.
+-#}
+
+{% macro cdc_upstream_dms_sources(node) %}
+  {#- The DMS sources a model reads, directly or through ephemeral staging models. -#}
+  {%- set found = [] -%}
+  {%- for upstream_id in node.depends_on.nodes -%}
+    {%- if upstream_id in graph.sources -%}
+      {%- set source_node = graph.sources[upstream_id] -%}
+      {%- if source_node.meta.get('dms_collection') -%}{%- do found.append(source_node) -%}{%- endif -%}
+    {%- elif upstream_id in graph.nodes and graph.nodes[upstream_id].config.materialized == 'ephemeral' -%}
+      {%- do found.extend(cdc_upstream_dms_sources(graph.nodes[upstream_id])) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(found) }}
+{% endmacro %}
+
+{% materialization cdc_current_state, default %}
+  {%- set sources = cdc_upstream_dms_sources(model) -%}
+  {%- if sources | length != 1 -%}
+    {{ exceptions.raise_compiler_error(
+        "cdc_current_state model " ~ model.name ~ " must read exactly one DMS source "
+        ~ "(a source table with meta.dms_collection), directly or through an ephemeral staging model; found "
+        ~ (sources | map(attribute='unique_id') | list)) }}
+  {%- endif -%}
+  {%- set source_node = sources[0] -%}
+  {%- set existing = load_relation(this) -%}
+  {%- set target_relation = this.incorporate(type='table') -%}
+  {%- set rebuild = existing is none or should_full_refresh() -%}
+
+  {% do cdc_ensure_applied_files_table() %}
+  {% if rebuild %}
+    {% do cdc_forget_applied_files(source_node) %}
+  {% endif %}
+  {%- set files = cdc_new_landing_files(source_node) -%}
+  {{ log(model.name ~ ": " ~ (files | length) ~ " new landing file(s) for " ~ source_node.source_name ~ "." ~ source_node.name, info=true) }}
+
+  {{ run_hooks(pre_hooks) }}
+
+  {% if not rebuild and files | length == 0 %}
+    {% call statement('main') -%}
+      select 'no new landing files' as outcome
+    {%- endcall %}
+  {% else %}
+    {% do cdc_stage_new_files(source_node, files) %}
+    {% if rebuild %}
+      {% if existing is not none %}
+        {% do adapter.drop_relation(existing) %}
+      {% endif %}
+      {% call statement('main') -%}
+        {{ create_table_as(False, target_relation, compiled_code) }}
+      {%- endcall %}
+    {% else %}
+      {% call statement('main') -%}
+        {{ cdc_merge_sql(target_relation, compiled_code) }}
+      {%- endcall %}
+    {% endif %}
+    {% do cdc_record_applied_files(source_node, files, target_relation) %}
+  {% endif %}
+
+  {{ run_hooks(post_hooks) }}
+  {% do persist_docs(target_relation, model) %}
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

@@ -1,0 +1,1 @@
+select * from {{ cdc_latest_change_per_key(ref('stg_ledger__invoices')) }}

@@ -1,0 +1,1 @@
+{{ dms_changes(source('ledger', 'invoices')) }}
