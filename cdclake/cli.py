@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-from .generator.dms import EndpointSettings
 from .generator.delivery import Delivery
+from .generator.dms import EndpointSettings
 from .generator.simulator import Simulator
 from .settings import Paths
 
@@ -20,13 +19,17 @@ def _simulator_exists(paths: Paths) -> bool:
 def init_source(paths: Paths, documents: int, seed: int, settings: EndpointSettings, rows_per_file: int) -> Simulator:
     """Create the simulated source and land DMS's full load of it."""
     if _simulator_exists(paths):
-        raise SystemExit(f"error: a simulated source already exists in {paths.simulator_state}; "
-                         f"remove {paths.data_dir} (or run `make clean`) to start over")
+        raise SystemExit(
+            f"error: a simulated source already exists in {paths.simulator_state}; "
+            f"remove {paths.data_dir} (or run `make clean`) to start over"
+        )
     sim = Simulator(paths.simulator_state, seed, settings, rows_per_file)
     started = time.monotonic()
     files = sim.full_load(documents, paths.landing)
-    _say(f"full load: {sum(f.rows for f in files):,} documents in {len(files)} file(s) "
-         f"({time.monotonic() - started:.1f}s)")
+    _say(
+        f"full load: {sum(f.rows for f in files):,} documents in {len(files)} file(s) "
+        f"({time.monotonic() - started:.1f}s)"
+    )
     sim.save()
     return sim
 
@@ -39,8 +42,10 @@ def advance_source(paths: Paths, batches: int, events: int, chaotic: bool) -> Si
         started = time.monotonic()
         files = sim.cdc_batch(events, paths.outbox)
         delivery.land_batch(files, chaotic=chaotic)
-        _say(f"CDC batch {sim.counters.batches}: {sum(f.rows for f in files):,} events in {len(files)} file(s) "
-             f"[{number}/{batches}] ({time.monotonic() - started:.1f}s)")
+        _say(
+            f"CDC batch {sim.counters.batches}: {sum(f.rows for f in files):,} events in {len(files)} file(s) "
+            f"[{number}/{batches}] ({time.monotonic() - started:.1f}s)"
+        )
     delivery.flush()
     sim.save()
     return sim
@@ -78,6 +83,28 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
     outcome = run_dbt(args.dbt_args)
     return 0 if outcome.success else 1
+
+
+def cmd_lint_sql(args: argparse.Namespace) -> int:
+    """sqlfluff with the dbt templater, inside this process so that it compiles against
+    the project's Spark session and writes nothing outside the data directory."""
+    import os
+
+    from sqlfluff.cli.commands import cli as sqlfluff_cli
+
+    from .settings import PROJECT_DIR
+    from .spark import get_or_create_session
+    from .transform import dbt_environment
+
+    paths = Paths.from_env()
+    os.environ.update(dbt_environment(paths))
+    get_or_create_session(paths)
+    os.chdir(PROJECT_DIR)
+    try:
+        sqlfluff_cli.main(args=[args.action, *(args.paths or ["models", "tests/dbt"])], prog_name="sqlfluff")
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -119,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     dbt = sub.add_parser("dbt", help="run dbt on this project (local Spark session by default)")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=cmd_dbt)
+
+    lint = sub.add_parser("lint-sql", help="sqlfluff (dbt templater) over models and SQL tests")
+    lint.add_argument("action", nargs="?", choices=["lint", "fix"], default="lint")
+    lint.add_argument("paths", nargs="*")
+    lint.set_defaults(func=cmd_lint_sql)
 
     demo = sub.add_parser("demo", help="generate (or advance) the source, run dbt build, summarise")
     demo.add_argument("--documents", type=int, default=20_000)

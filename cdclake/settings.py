@@ -19,7 +19,7 @@ class Paths:
     data_dir: Path
 
     @classmethod
-    def from_env(cls) -> "Paths":
+    def from_env(cls) -> Paths:
         return cls(Path(os.environ.get("CDCLAKE_DATA_DIR", PROJECT_DIR / "data")).resolve())
 
     @property

@@ -24,10 +24,14 @@ def current_state_counts(schema: str = "ledger") -> dict[str, tuple[int, int]]:
 
 def applied_this_run(invocation_id: str, schema: str = "ledger") -> tuple[int, int]:
     """(files, events) recorded as applied by one dbt invocation."""
-    row = get_or_create_session().sql(
-        f"select count(*) as files, coalesce(sum(row_count), 0) as events "
-        f"from {schema}.dms_applied_files where invocation_id = '{invocation_id}'"
-    ).first()
+    row = (
+        get_or_create_session()
+        .sql(
+            f"select count(*) as files, coalesce(sum(row_count), 0) as events "
+            f"from {schema}.dms_applied_files where invocation_id = '{invocation_id}'"
+        )
+        .first()
+    )
     return row["files"], row["events"]
 
 
@@ -35,9 +39,11 @@ def print_run_summary(paths: Paths, outcome: DbtOutcome, source_counts: dict[str
     files, events = applied_this_run(outcome.invocation_id)
     print()
     print("=" * 64)
-    print(f"dbt build: {'OK' if outcome.success else 'FAILED'}   "
-          f"models {outcome.count('success')} ok, tests {outcome.count('pass')} passed, "
-          f"{outcome.count('fail', 'error')} failed, {outcome.count('warn')} warned")
+    print(
+        f"dbt build: {'OK' if outcome.success else 'FAILED'}   "
+        f"models {outcome.count('success')} ok, tests {outcome.count('pass')} passed, "
+        f"{outcome.count('fail', 'error')} failed, {outcome.count('warn')} warned"
+    )
     print(f"applied this run: {events:,} events from {files} new landing file(s)")
     print(f"{'collection':<18}{'table rows':>12}{'tombstones':>12}{'source docs':>13}")
     for collection, (live, deleted) in current_state_counts().items():

@@ -32,13 +32,19 @@ def dbt_environment(paths: Paths) -> dict[str, str]:
     }
 
 
-def run_dbt(args: list[str], paths: Paths | None = None) -> DbtOutcome:
-    """Invoke ``dbt <args>`` on this project; on the local target, start Spark first."""
+def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = None) -> DbtOutcome:
+    """Invoke ``dbt <args>`` on this project; on the local target, start Spark first.
+
+    ``schema`` overrides the target schema (``CDCLAKE_SCHEMA``), so several datasets can
+    live side by side in one warehouse.
+    """
     from dbt.cli.main import dbtRunner
     from dbt_common.invocation import get_invocation_id
 
     paths = paths or Paths.from_env()
     os.environ.update(dbt_environment(paths))
+    if schema:
+        os.environ["CDCLAKE_SCHEMA"] = schema
     if os.environ.get("CDCLAKE_TARGET", "local") == "local" and "--target" not in args:
         from .spark import get_or_create_session
 

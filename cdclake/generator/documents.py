@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import struct
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from bson import Decimal128, Int64, ObjectId
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 COLLECTIONS = ("clients", "engagements", "invoices", "journal_entries")
 # Documents of these collections are deleted by the simulated application; the others
 # are referenced by key from elsewhere, so they are only ever inserted and updated.
@@ -24,22 +25,48 @@ _COLLECTION_CODE = {name: code for code, name in enumerate(COLLECTIONS, start=1)
 _EPOCH_2020 = 1_577_836_800
 
 _CLIENT_NAMES = (
-    "Müller & Söhne GmbH", "Société Générale de Conseil", "Ørsted Advisory ApS",
-    "Łódź Logistics Sp. z o.o.", "株式会社サクラ会計", "Café Olé S.L.", "Nguyễn Trading Co.",
-    "Acme Holdings Ltd", "Blue Fjord AS", "O'Brien & Partners LLP", "Zürich Präzision AG",
-    "São Paulo Importações Ltda", "Κρήτη Shipping", "Dvořák Audio s.r.o.",
+    "Müller & Söhne GmbH",
+    "Société Générale de Conseil",
+    "Ørsted Advisory ApS",
+    "Łódź Logistics Sp. z o.o.",
+    "株式会社サクラ会計",
+    "Café Olé S.L.",
+    "Nguyễn Trading Co.",
+    "Acme Holdings Ltd",
+    "Blue Fjord AS",
+    "O'Brien & Partners LLP",
+    "Zürich Präzision AG",
+    "São Paulo Importações Ltda",
+    "Κρήτη Shipping",
+    "Dvořák Audio s.r.o.",
 )
-_CITIES = (("Berlin", "DE"), ("Paris", "FR"), ("København", "DK"), ("Łódź", "PL"),
-           ("東京", "JP"), ("Sevilla", "ES"), ("Hà Nội", "VN"), ("London", "GB"),
-           ("Zürich", "CH"), ("São Paulo", "BR"))
+_CITIES = (
+    ("Berlin", "DE"),
+    ("Paris", "FR"),
+    ("København", "DK"),
+    ("Łódź", "PL"),
+    ("東京", "JP"),
+    ("Sevilla", "ES"),
+    ("Hà Nội", "VN"),
+    ("London", "GB"),
+    ("Zürich", "CH"),
+    ("São Paulo", "BR"),
+)
 _CLIENT_STATUS = ("active", "active", "active", "inactive", "prospect")
 _ENGAGEMENT_TYPES = ("audit", "tax", "advisory", "bookkeeping")
 _ENGAGEMENT_STATUS = ("planned", "active", "active", "completed")
 _INVOICE_STATUS = ("draft", "issued", "issued", "paid", "void")
 _CURRENCIES = ("EUR", "EUR", "USD", "GBP", "CHF", "JPY")
-_SERVICES = ("Annual audit fieldwork", "VAT return Q3", "Payroll processing",
-             "Advisory — M&A due diligence", "Bookkeeping (monthly)", "Steuerberatung",
-             "Révision des comptes", "Year-end close support")
+_SERVICES = (
+    "Annual audit fieldwork",
+    "VAT return Q3",
+    "Payroll processing",
+    "Advisory — M&A due diligence",
+    "Bookkeeping (monthly)",
+    "Steuerberatung",
+    "Révision des comptes",
+    "Year-end close support",
+)
 _ACCOUNTS = ("1000", "1200", "1400", "2000", "2100", "3000", "4000", "4100", "6000", "7000")
 CENT = Decimal("0.01")
 
@@ -85,8 +112,12 @@ def _client(rng: random.Random, seed: int, index: int, version: int) -> dict[str
         # Founding dates reach back before 1970: negative BSON dates must survive.
         "founded_on": _timestamp(rng, 1921, 2020).replace(hour=0, minute=0, second=0, microsecond=0),
         "created_at": _timestamp(rng, 2020, 2026),
-        "address": {"street": f"{rng.randint(1, 200)} Hauptstraße", "city": city, "country": country,
-                    "postal_code": f"{rng.randrange(10000, 99999)}"},
+        "address": {
+            "street": f"{rng.randint(1, 200)} Hauptstraße",
+            "city": city,
+            "country": country,
+            "postal_code": f"{rng.randrange(10000, 99999)}",
+        },
         "tags": rng.sample(["vip", "sme", "public-sector", "non-profit", "group"], k=rng.randint(0, 3)),
         "credit_limit": Decimal128(_money(rng, 1_000, 500_000)),
         "employee_count": rng.randint(1, 5000),
@@ -113,8 +144,10 @@ def _engagement(rng: random.Random, seed: int, index: int, version: int) -> dict
         "start_date": start,
         "hourly_rate": Decimal128(_money(rng, 80, 450)),
         "budget_hours": rng.randint(10, 2000),
-        "partner": {"name": rng.choice(("Anna Kowalska", "José Núñez", "Chloé Dubois")),
-                    "email": f"partner{rng.randint(1, 9)}@firm.example"},
+        "partner": {
+            "name": rng.choice(("Anna Kowalska", "José Núñez", "Chloé Dubois")),
+            "email": f"partner{rng.randint(1, 9)}@firm.example",
+        },
         "version": version,
     }
     if rng.random() < 0.5:
@@ -129,14 +162,16 @@ def _invoice(rng: random.Random, seed: int, index: int, version: int) -> dict[st
     for line_no in range(1, rng.randint(1, 5) + 1):
         quantity = Decimal(rng.randint(1, 400)) / 4
         unit_price = _money(rng, 50, 500)
-        lines.append({
-            "line_no": line_no,
-            "description": rng.choice(_SERVICES),
-            "quantity": Decimal128(quantity),
-            "unit_price": Decimal128(unit_price),
-            "amount": Decimal128((quantity * unit_price).quantize(CENT)),
-            "tax_rate": rng.choice((0.0, 0.07, 0.19, 0.2)),
-        })
+        lines.append(
+            {
+                "line_no": line_no,
+                "description": rng.choice(_SERVICES),
+                "quantity": Decimal128(quantity),
+                "unit_price": Decimal128(unit_price),
+                "amount": Decimal128((quantity * unit_price).quantize(CENT)),
+                "tax_rate": rng.choice((0.0, 0.07, 0.19, 0.2)),
+            }
+        )
     issued = _timestamp(rng, 2023, 2027)
     engagement_index = rng.randrange(max(1, index // 4 + 1))
     doc: dict[str, Any] = {
@@ -159,10 +194,17 @@ def _invoice(rng: random.Random, seed: int, index: int, version: int) -> dict[st
 
 def _journal_entry(rng: random.Random, seed: int, index: int, version: int) -> dict[str, Any]:
     amounts = [_money(rng, 10, 50_000) for _ in range(rng.randint(1, 3))]
-    lines = [{"account": rng.choice(_ACCOUNTS), "debit": Decimal128(a), "credit": Decimal128(Decimal("0.00"))}
-             for a in amounts]
-    lines.append({"account": rng.choice(_ACCOUNTS), "debit": Decimal128(Decimal("0.00")),
-                  "credit": Decimal128(sum(amounts, Decimal("0.00")))})
+    lines = [
+        {"account": rng.choice(_ACCOUNTS), "debit": Decimal128(a), "credit": Decimal128(Decimal("0.00"))}
+        for a in amounts
+    ]
+    lines.append(
+        {
+            "account": rng.choice(_ACCOUNTS),
+            "debit": Decimal128(Decimal("0.00")),
+            "credit": Decimal128(sum(amounts, Decimal("0.00"))),
+        }
+    )
     posted = _timestamp(rng, 2024, 2027)
     return {
         "_id": journal_key(index),

@@ -8,8 +8,9 @@ from ``mongodump --readPreference=secondary``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions

@@ -11,9 +11,9 @@ import json
 import random
 import shutil
 from array import array
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from . import mongodump
 from .dms import EndpointSettings, Event, cdc_file_name, cdc_relative_dir, write_dms_file
@@ -65,7 +65,7 @@ class Simulator:
     # -- persistence -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, state_dir: Path) -> "Simulator":
+    def open(cls, state_dir: Path) -> Simulator:
         meta = json.loads((state_dir / "state.json").read_text())
         sim = cls(state_dir, meta["seed"], EndpointSettings(**meta["settings"]), meta["rows_per_file"])
         sim.counters = _Counters(**meta["counters"])
@@ -79,8 +79,12 @@ class Simulator:
         for name, coll in self.collections.items():
             (self.state_dir / f"{name}.versions").write_bytes(coll.versions.tobytes())
             (self.state_dir / f"{name}.alive").write_bytes(bytes(coll.alive))
-        meta = {"seed": self.seed, "settings": asdict(self.settings), "rows_per_file": self.rows_per_file,
-                "counters": asdict(self.counters)}
+        meta = {
+            "seed": self.seed,
+            "settings": asdict(self.settings),
+            "rows_per_file": self.rows_per_file,
+            "counters": asdict(self.counters),
+        }
         (self.state_dir / "state.json").write_text(json.dumps(meta, indent=2))
 
     # -- full load ---------------------------------------------------------------------
@@ -99,12 +103,15 @@ class Simulator:
             coll = self.collections[name]
             coll.versions.extend([0] * count)
             coll.alive.extend(b"\x01" * count)
-            events = (Event("I", document_key(name, i), make_document(self.seed, name, i, 0), _TASK_START_US)
-                      for i in range(count))
+            events = (
+                Event("I", document_key(name, i), make_document(self.seed, name, i, 0), _TASK_START_US)
+                for i in range(count)
+            )
             for number, chunk in enumerate(_chunks(events, self.rows_per_file), start=1):
                 relative = self._collection_dir(name) / f"LOAD{number:08d}.parquet"
-                rows = write_dms_file(landing_root / relative, chunk, self.settings,
-                                      with_op=self.settings.include_op_for_full_load)
+                rows = write_dms_file(
+                    landing_root / relative, chunk, self.settings, with_op=self.settings.include_op_for_full_load
+                )
                 landed.append(LandedFile(relative, rows, _TASK_START_US, _TASK_START_US))
         self.counters.clock_us = _TASK_START_US + 1_000_000
         return landed
@@ -216,9 +223,10 @@ class Simulator:
         """Dump the current source state as mongodump would; returns documents per collection."""
         if snapshot_root.exists():
             shutil.rmtree(snapshot_root)
-        return {name: mongodump.write_collection(snapshot_root, self.settings.database, name,
-                                                 self.live_documents(name))
-                for name in COLLECTIONS}
+        return {
+            name: mongodump.write_collection(snapshot_root, self.settings.database, name, self.live_documents(name))
+            for name in COLLECTIONS
+        }
 
 
 def _chunks(events: Iterator[Event] | list[Event], size: int) -> Iterator[list[Event]]:

@@ -1,0 +1,24 @@
+with entry_lines as (
+    select
+        _id as journal_entry_id,
+        posexplode({{ ejson_array("get_json_object(document, '$.lines')") }}) as (line_position, line_json)
+    from {{ ref('current_journal_entries') }}
+    where not is_deleted
+),
+
+line_fields as (
+    select
+        journal_entry_id,
+        line_position,
+        {{ ejson_fields('line_json', ['account', 'debit', 'credit']) }} as doc
+    from entry_lines
+)
+
+select
+    concat(line_fields.journal_entry_id, '-', cast(line_fields.line_position as string)) as journal_entry_line_id,
+    line_fields.journal_entry_id,
+    line_fields.line_position,
+    doc.account as account_code,
+    {{ ejson_decimal('doc.debit', 18, 2) }} as debit_amount,
+    {{ ejson_decimal('doc.credit', 18, 2) }} as credit_amount
+from line_fields
