@@ -14,13 +14,25 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 DATABASE = "ledger"
 
 
+def target_schema() -> str:
+    """The schema (Iceberg namespace) dbt builds into; ``CDCLAKE_SCHEMA`` overrides it."""
+    return os.environ.get("CDCLAKE_SCHEMA", "ledger")
+
+
 @dataclass(frozen=True)
 class Paths:
     data_dir: Path
+    landing_override: str | None = None
 
     @classmethod
     def from_env(cls) -> Paths:
-        return cls(Path(os.environ.get("CDCLAKE_DATA_DIR", PROJECT_DIR / "data")).resolve())
+        data_dir = Path(os.environ.get("CDCLAKE_DATA_DIR", PROJECT_DIR / "data")).resolve()
+        return cls(data_dir, os.environ.get("CDCLAKE_LANDING_ROOT") or None)
+
+    @property
+    def landing_uri(self) -> str:
+        """What dbt reads: ``CDCLAKE_LANDING_ROOT`` (e.g. ``s3://bucket/dms``) or the local folder."""
+        return self.landing_override or str(self.landing)
 
     @property
     def landing(self) -> Path:

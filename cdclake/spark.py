@@ -49,7 +49,9 @@ def local_spark_conf(paths: Paths) -> dict[str, str]:
         "spark.sql.catalogImplementation": "in-memory",
         "spark.sql.warehouse.dir": str(spark_dir / "spark-warehouse"),
         "spark.local.dir": str(spark_dir / "tmp"),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={spark_dir / 'derby'} -Djava.io.tmpdir={spark_dir / 'tmp'}",
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={spark_dir / 'derby'} -Djava.io.tmpdir={spark_dir / 'tmp'}"
+        ),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": os.environ.get("CDCLAKE_SHUFFLE_PARTITIONS", "8"),
         "spark.ui.enabled": "false",

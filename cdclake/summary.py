@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from .settings import Paths
+from .settings import Paths, target_schema
 from .spark import get_or_create_session
 from .transform import DbtOutcome
 
 CURRENT_STATE_TABLES = ("clients", "engagements", "invoices", "journal_entries")
 
 
-def current_state_counts(schema: str = "ledger") -> dict[str, tuple[int, int]]:
+def current_state_counts(schema: str | None = None) -> dict[str, tuple[int, int]]:
     """Live documents and tombstones per current-state table."""
+    schema = schema or target_schema()
     spark = get_or_create_session()
     counts = {}
     for collection in CURRENT_STATE_TABLES:
@@ -22,8 +23,9 @@ def current_state_counts(schema: str = "ledger") -> dict[str, tuple[int, int]]:
     return counts
 
 
-def applied_this_run(invocation_id: str, schema: str = "ledger") -> tuple[int, int]:
+def applied_this_run(invocation_id: str, schema: str | None = None) -> tuple[int, int]:
     """(files, events) recorded as applied by one dbt invocation."""
+    schema = schema or target_schema()
     row = (
         get_or_create_session()
         .sql(

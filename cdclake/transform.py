@@ -28,7 +28,7 @@ def dbt_environment(paths: Paths) -> dict[str, str]:
         "DBT_TARGET_PATH": str(paths.dbt_dir / "target"),
         "DBT_LOG_PATH": str(paths.dbt_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "CDCLAKE_LANDING_ROOT": os.environ.get("CDCLAKE_LANDING_ROOT", str(paths.landing)),
+        "CDCLAKE_LANDING_ROOT": paths.landing_uri,
     }
 
 

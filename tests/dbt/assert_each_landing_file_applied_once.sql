@@ -1,4 +1,9 @@
 -- Each landed file version (path, modification time) is applied exactly once.
+-- The record is written by the current-state models, so run after them:
+-- depends_on: {{ ref('current_clients') }}
+-- depends_on: {{ ref('current_engagements') }}
+-- depends_on: {{ ref('current_invoices') }}
+-- depends_on: {{ ref('current_journal_entries') }}
 select
     source_name,
     file_path,

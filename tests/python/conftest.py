@@ -1,0 +1,114 @@
+"""Shared fixtures: one Spark session per test run, one dbt build per fixture dataset."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from bson import json_util
+from bson.json_util import JSONOptions
+
+from cdclake.generator.delivery import Delivery
+from cdclake.generator.dms import EndpointSettings
+from cdclake.generator.documents import COLLECTIONS
+from cdclake.generator.simulator import Simulator
+from cdclake.settings import Paths
+
+JSON_OPTIONS = JSONOptions(tz_aware=True)
+SEED = 11
+DOCUMENTS = 1_500
+EVENTS_PER_BATCH = 400
+BATCHES = 3
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cdclake")
+    os.environ["CDCLAKE_DATA_DIR"] = str(root / "shared")
+    os.environ.pop("CDCLAKE_LANDING_ROOT", None)
+    os.environ.pop("CDCLAKE_TARGET", None)
+    return root
+
+
+@pytest.fixture(scope="session")
+def spark(workspace: Path):
+    from cdclake.spark import get_or_create_session
+
+    session = get_or_create_session(Paths(workspace / "shared"))
+    yield session
+    session.stop()
+
+
+@dataclass
+class Dataset:
+    """A landing folder, its simulated source, and the schema dbt builds it into."""
+
+    paths: Paths
+    schema: str
+    simulator: Simulator
+
+    def dbt(self, *args: str):
+        from cdclake.transform import run_dbt
+
+        outcome = run_dbt(list(args), self.paths, schema=self.schema)
+        assert outcome.success, f"dbt {' '.join(args)} failed: {outcome.error or outcome.statuses}"
+        return outcome
+
+    def current_documents(self, spark, collection: str) -> dict[str, dict]:
+        rows = spark.sql(f"select _id, document from {self.schema}.current_{collection} where not is_deleted")
+        return {row["_id"]: json_util.loads(row["document"], json_options=JSON_OPTIONS) for row in rows.collect()}
+
+    def source_documents(self, collection: str) -> dict[str, dict]:
+        return {str(doc["_id"]): doc for doc in self.simulator.live_documents(collection)}
+
+
+def new_dataset(workspace: Path, name: str, settings: EndpointSettings = EndpointSettings()) -> Dataset:
+    paths = Paths(workspace / name)
+    simulator = Simulator(paths.simulator_state, SEED, settings, rows_per_file=250)
+    simulator.full_load(DOCUMENTS, paths.landing)
+    return Dataset(paths, name, simulator)
+
+
+@pytest.fixture(scope="session")
+def in_order(workspace: Path, spark) -> Iterator[Dataset]:
+    """Every batch landed in order, then one dbt build."""
+    dataset = new_dataset(workspace, "in_order")
+    delivery = Delivery(dataset.paths.outbox, dataset.paths.landing)
+    for _ in range(BATCHES):
+        delivery.land_batch(dataset.simulator.cdc_batch(EVENTS_PER_BATCH, dataset.paths.outbox), chaotic=False)
+    dataset.build_outcome = dataset.dbt("build")
+    yield dataset
+
+
+@pytest.fixture(scope="session")
+def chaotic(workspace: Path, spark) -> Iterator[Dataset]:
+    """The same events, delivered late and twice, with the current state applied between deliveries."""
+    dataset = new_dataset(workspace, "chaotic")
+    delivery = Delivery(dataset.paths.outbox, dataset.paths.landing)
+    dataset.dbt("run", "--select", "current_state")
+    for _ in range(BATCHES):
+        delivery.land_batch(dataset.simulator.cdc_batch(EVENTS_PER_BATCH, dataset.paths.outbox), chaotic=True)
+        dataset.dbt("run", "--select", "current_state")
+    delivery.flush()
+    dataset.build_outcome = dataset.dbt("build")
+    yield dataset
+
+
+@pytest.fixture(scope="session")
+def variant(workspace: Path, spark) -> Iterator[Dataset]:
+    """Other endpoint settings: oid_id key column, relaxed JSON without _id, Op on full load, no date folders."""
+    settings = EndpointSettings(
+        key_column="oid_id", ejson="relaxed", doc_includes_id=False, include_op_for_full_load=True, date_folders=False
+    )
+    dataset = new_dataset(workspace, "variant", settings)
+    delivery = Delivery(dataset.paths.outbox, dataset.paths.landing)
+    for _ in range(BATCHES):
+        delivery.land_batch(dataset.simulator.cdc_batch(EVENTS_PER_BATCH, dataset.paths.outbox), chaotic=False)
+    dataset.dbt("run", "--vars", "{dms_key_column: oid_id}")
+    yield dataset
+
+
+COLLECTION_PARAMS = pytest.mark.parametrize("collection", COLLECTIONS)
