@@ -97,7 +97,7 @@ def cmd_lint_sql(args: argparse.Namespace) -> int:
     from .transform import dbt_environment
 
     paths = Paths.from_env()
-    os.environ.update(dbt_environment(paths))
+    os.environ.update(dbt_environment(paths))  # this process ends right after the lint
     get_or_create_session(paths)
     os.chdir(PROJECT_DIR)
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .settings import PROJECT_DIR, Paths
@@ -32,6 +34,21 @@ def dbt_environment(paths: Paths) -> dict[str, str]:
     }
 
 
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for one dbt invocation, then put the old ones back."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = None) -> DbtOutcome:
     """Invoke ``dbt <args>`` on this project; on the local target, start Spark first.
 
@@ -42,14 +59,13 @@ def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = No
     from dbt_common.invocation import get_invocation_id
 
     paths = paths or Paths.from_env()
-    os.environ.update(dbt_environment(paths))
-    if schema:
-        os.environ["CDCLAKE_SCHEMA"] = schema
+    environment = dbt_environment(paths) | ({"CDCLAKE_SCHEMA": schema} if schema else {})
     if os.environ.get("CDCLAKE_TARGET", "local") == "local" and "--target" not in args:
         from .spark import get_or_create_session
 
         get_or_create_session(paths)
-    result = dbtRunner().invoke([*args, "--project-dir", str(PROJECT_DIR)])
+    with _environment(environment):
+        result = dbtRunner().invoke([*args, "--project-dir", str(PROJECT_DIR)])
     statuses: dict[str, list[str]] = {}
     for node_result in getattr(result.result, "results", None) or []:
         statuses.setdefault(str(node_result.status), []).append(node_result.node.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from conftest import COLLECTION_PARAMS, Dataset
 
 pytestmark = pytest.mark.slow
