@@ -35,7 +35,7 @@
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set rebuild = existing is none or should_full_refresh() -%}
 
-  {% do cdc_ensure_applied_files_table() %}
+  {% do cdc_ensure_bookkeeping_tables() %}
   {% if rebuild %}
     {% do cdc_forget_applied_files(source_node) %}
   {% endif %}
@@ -49,7 +49,12 @@
       select 'no new landing files' as outcome
     {%- endcall %}
   {% else %}
+    {% if files %}
+      {% do cdc_probe_files(source_node, files) %}
+    {% endif %}
     {% do cdc_stage_new_files(source_node, files) %}
+    {% do cdc_quarantine(source_node, files) %}
+    {{ log(model.name ~ ": merging " ~ (files | sum(attribute='rows')) ~ " landed row(s) into " ~ target_relation, info=true) }}
     {% if rebuild %}
       {% if existing is not none %}
         {% do adapter.drop_relation(existing) %}
@@ -62,7 +67,12 @@
         {{ cdc_merge_sql(target_relation, compiled_code) }}
       {%- endcall %}
     {% endif %}
-    {% do cdc_record_applied_files(source_node, files, target_relation) %}
+    {{ log(model.name ~ ": merged into " ~ target_relation, info=true) }}
+    {% if files %}
+      {% do cdc_record_applied_files(source_node, files, target_relation) %}
+      {{ log(model.name ~ ": recorded " ~ (files | length) ~ " file(s) as applied", info=true) }}
+    {% endif %}
+    {% do cdc_log_apply(source_node, files, target_relation) %}
   {% endif %}
 
   {{ run_hooks(post_hooks) }}

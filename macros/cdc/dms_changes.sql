@@ -1,16 +1,18 @@
 {% macro dms_changes(dms_source) -%}
   {#- Typed, ordered change events from a DMS source relation (see _ledger__sources.yml).
-      Full-load rows without `Op` are inserts; a delete's document is dropped whatever
-      DMS wrote for it (null or just the `_id`). -#}
+      Rows with a quarantine_reason are left out (the materialization keeps them in
+      dms_quarantine). Full-load rows without `Op` are inserts; a delete's document is
+      dropped whatever DMS wrote for it (null or just the `_id`). -#}
   select
     document_key as _id,
     coalesce(op, 'I') as op,
     coalesce(op, 'I') = 'D' as is_deleted,
     case when coalesce(op, 'I') <> 'D' then document_json end as document,
-    to_timestamp(commit_ts_text, 'yyyy-MM-dd HH:mm:ss.SSSSSS') as commit_ts,
+    try_to_timestamp(commit_ts_text, 'yyyy-MM-dd HH:mm:ss.SSSSSS') as commit_ts,
     not is_full_load as is_cdc,
     source_file,
     source_row,
     source_path
   from {{ dms_source }}
+  where quarantine_reason is null
 {%- endmacro %}

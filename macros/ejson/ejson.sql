@@ -55,3 +55,13 @@
   {#- The elements of a JSON array, each as its JSON text. -#}
   from_json({{ value }}, 'array<string>')
 {%- endmacro %}
+
+{% macro ejson_key_text(value) -%}
+  {#- A key as DMS's key column writes it: the ObjectId's hex, or the value's string form. -#}
+  coalesce(
+    get_json_object({{ value }}, '$.$oid'),
+    get_json_object({{ value }}, '$.$numberLong'),
+    get_json_object({{ value }}, '$.$numberInt'),
+    {{ value }}
+  )
+{%- endmacro %}

@@ -173,8 +173,8 @@ def test_chaotic_delivery_lands_a_file_late_and_one_twice(tmp_path: Path) -> Non
 
 def test_full_load_memory_does_not_grow_with_the_source(tmp_path: Path) -> None:
     peaks = []
-    for documents in (2_000, 8_000):
-        sim = Simulator(tmp_path / f"s{documents}", 1, EndpointSettings(), rows_per_file=500)
+    for documents in (1_000, 4_000):
+        sim = Simulator(tmp_path / f"s{documents}", 1, EndpointSettings(), rows_per_file=250)
         tracemalloc.start()
         sim.full_load(documents, tmp_path / f"l{documents}")
         sim.write_snapshot(tmp_path / f"d{documents}")

@@ -1,0 +1,111 @@
+"""A dbt run killed (SIGKILL) while applying a batch: the next run converges, nothing lost or doubled.
+
+Each case runs dbt in a child process against the test session's warehouse, kills it when
+its progress output reaches a point, runs it again in this process, and compares with the
+source.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bson import json_util
+
+from cdclake.generator.delivery import Delivery
+from cdclake.generator.dms import EndpointSettings
+from cdclake.generator.simulator import Simulator
+from cdclake.settings import Paths
+
+from conftest import JSON_OPTIONS, SEED, Dataset
+
+pytestmark = pytest.mark.slow
+
+# Progress lines the materialization prints, in the order a run reaches them.
+CRASH_POINTS = {
+    "after_listing": "new landing file(s)",
+    "during_merge": "merging",
+    "after_merge_before_record": "merged",
+    "after_record": "recorded",
+}
+
+
+def dbt_process(workspace: Path, dataset: Path, schema: str) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        CDCLAKE_DATA_DIR=str(workspace / "shared"),  # the same warehouse as the test session
+        CDCLAKE_LANDING_ROOT=str(dataset / "landing"),
+        CDCLAKE_SCHEMA=schema,
+        PYTHONUNBUFFERED="1",  # progress lines must reach us as they happen
+    )
+    command = [sys.executable, "-m", "cdclake", "dbt", "run", "--select", "current_invoices"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def run_until(process: subprocess.Popen, marker: str) -> bool:
+    """Read the child's output; SIGKILL it as soon as `marker` shows. True if it was killed."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if marker in line:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            return True
+    process.wait()
+    return False
+
+
+def table_snapshots(spark, schema: str) -> int:
+    spark.sql(f"refresh table {schema}.current_invoices")
+    return spark.sql(f"select count(*) from {schema}.current_invoices.snapshots").first()[0]
+
+
+def applied_cdc_files(spark, schema: str) -> int:
+    spark.sql(f"refresh table {schema}.dms_applied_files")
+    return spark.sql(f"select count(*) from {schema}.dms_applied_files where file_path not like '%LOAD%'").first()[0]
+
+
+@pytest.mark.parametrize("point", list(CRASH_POINTS))
+def test_killed_run_converges(workspace: Path, spark, point: str) -> None:
+    schema = f"crash_{point}"
+    dataset = workspace / schema
+    paths = Paths(dataset)
+    sim = Simulator(paths.simulator_state, SEED, EndpointSettings(), rows_per_file=2_000)
+    sim.full_load(3_000, paths.landing)
+    data = Dataset(paths, schema, sim)
+    data.dbt("run", "--select", "current_invoices")
+
+    Delivery(paths.outbox, paths.landing).land_batch(sim.cdc_batch(6_000, paths.outbox), chaotic=False)
+    started = time.monotonic()
+    snapshots_before = table_snapshots(spark, schema)
+    killed = run_until(dbt_process(workspace, dataset, schema), CRASH_POINTS[point])
+    assert killed, f"the run finished before reaching '{CRASH_POINTS[point]}'"
+
+    # The kill left the table and the applied-files record where the point says.
+    merged = table_snapshots(spark, schema) > snapshots_before
+    recorded = applied_cdc_files(spark, schema) > 0
+    expected = {
+        "after_listing": (False, False),
+        "after_merge_before_record": (True, False),
+        "after_record": (True, True),
+    }
+    if point in expected:
+        assert (merged, recorded) == expected[point]
+    data.dbt("run", "--select", "current_invoices")
+    assert time.monotonic() - started < 600
+    rows = spark.sql(f"select _id, document from {schema}.current_invoices where not is_deleted").collect()
+    state = {row["_id"]: json_util.loads(row["document"], json_options=JSON_OPTIONS) for row in rows}
+    assert state == {str(doc["_id"]): doc for doc in sim.live_documents("invoices")}
+    doubled = spark.sql(
+        f"select file_path, file_modified_at from {schema}.dms_applied_files "
+        "group by file_path, file_modified_at having count(*) > 1"
+    ).collect()
+    assert doubled == []
+    unrecorded = spark.sql(
+        f"select count(*) from {schema}.dms_applied_files where file_path like '%/invoices/%'"
+    ).first()[0]
+    assert unrecorded == len(list((paths.landing / "ledger" / "invoices").rglob("*.parquet")))
