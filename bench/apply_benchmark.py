@@ -170,11 +170,11 @@ def main() -> None:
     paths = Paths(PROJECT_DIR / "data" / "bench")
     os.environ.setdefault("CDCLAKE_DATA_DIR", str(paths.data_dir))
     sim = prepare(paths, args.documents, args.events)
+    # A fresh namespace each run (the Hadoop catalog has no DROP ... CASCADE).
+    shutil.rmtree(paths.warehouse / SCHEMA, ignore_errors=True)
     from cdclake.spark import get_or_create_session
 
-    spark = get_or_create_session(paths)
-    spark.sql(f"drop namespace if exists {SCHEMA} cascade")
-    shutil.rmtree(paths.warehouse / SCHEMA, ignore_errors=True)
+    get_or_create_session(paths)
     for stale in [p for p in paths.landing.rglob("*.parquet") if not p.name.startswith("LOAD")]:
         stale.unlink()
 

@@ -44,9 +44,6 @@ def local_spark_conf(paths: Paths) -> dict[str, str]:
         f"spark.sql.catalog.{CATALOG}": "org.apache.iceberg.spark.SparkCatalog",
         f"spark.sql.catalog.{CATALOG}.type": "hadoop",
         f"spark.sql.catalog.{CATALOG}.warehouse": str(paths.warehouse),
-        # Other processes (a killed run, an Airflow task) commit to the same tables: always
-        # read current table metadata instead of a cached copy.
-        f"spark.sql.catalog.{CATALOG}.cache-enabled": "false",
         "spark.sql.defaultCatalog": CATALOG,
         # No Hive metastore: the Iceberg catalog holds every table, so nothing else to lock.
         "spark.sql.catalogImplementation": "in-memory",

@@ -1,3 +1,14 @@
+{%- set typed = [
+    ('founded_on', 'doc.founded_on', ejson_timestamp('doc.founded_on')),
+    ('created_at', 'doc.created_at', ejson_timestamp('doc.created_at')),
+    ('tags', 'doc.tags', ejson_array('doc.tags')),
+    ('credit_limit', 'doc.credit_limit', ejson_decimal('doc.credit_limit', 18, 2)),
+    ('employee_count', 'doc.employee_count', ejson_int('doc.employee_count')),
+    ('annual_revenue', 'doc.annual_revenue', ejson_bigint('doc.annual_revenue')),
+    ('risk_score', 'doc.risk_score', ejson_double('doc.risk_score')),
+    ('source_version', 'doc.version', ejson_int('doc.version')),
+] -%}
+
 with live_documents as (
     select
         _id,
@@ -10,22 +21,16 @@ with live_documents as (
 )
 
 select
-    live_documents._id as client_id,
+    _id as client_id,
     doc.name as client_name,
     doc.tax_id,
     doc.email,
     doc.status,
-    {{ ejson_timestamp('doc.founded_on') }} as founded_on,
-    {{ ejson_timestamp('doc.created_at') }} as created_at,
     get_json_object(doc.address, '$.street') as address_street,
     get_json_object(doc.address, '$.postal_code') as address_postal_code,
     get_json_object(doc.address, '$.city') as address_city,
     get_json_object(doc.address, '$.country') as address_country,
-    {{ ejson_array('doc.tags') }} as tags,
-    {{ ejson_decimal('doc.credit_limit', 18, 2) }} as credit_limit,
-    {{ ejson_int('doc.employee_count') }} as employee_count,
-    {{ ejson_bigint('doc.annual_revenue') }} as annual_revenue,
-    {{ ejson_double('doc.risk_score') }} as risk_score,
     doc.vat_number,
-    {{ ejson_int('doc.version') }} as source_version
+    {{ typed_columns(typed) }},
+    {{ uncast_fields(typed) }} as uncast_fields
 from live_documents

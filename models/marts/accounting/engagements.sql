@@ -1,3 +1,12 @@
+{%- set typed = [
+    ('client_id', 'doc.client_id', ejson_object_id('doc.client_id')),
+    ('start_date', 'doc.start_date', ejson_timestamp('doc.start_date')),
+    ('end_date', 'doc.end_date', ejson_timestamp('doc.end_date')),
+    ('hourly_rate', 'doc.hourly_rate', ejson_decimal('doc.hourly_rate', 18, 2)),
+    ('budget_hours', 'doc.budget_hours', ejson_int('doc.budget_hours')),
+    ('source_version', 'doc.version', ejson_int('doc.version')),
+] -%}
+
 with live_documents as (
     select
         _id,
@@ -10,16 +19,12 @@ with live_documents as (
 )
 
 select
-    live_documents._id as engagement_id,
-    {{ ejson_object_id('doc.client_id') }} as client_id,
+    _id as engagement_id,
     doc.code as engagement_code,
     doc.type as engagement_type,
     doc.status,
-    {{ ejson_timestamp('doc.start_date') }} as start_date,
-    {{ ejson_timestamp('doc.end_date') }} as end_date,
-    {{ ejson_decimal('doc.hourly_rate', 18, 2) }} as hourly_rate,
-    {{ ejson_int('doc.budget_hours') }} as budget_hours,
     get_json_object(doc.partner, '$.name') as partner_name,
     get_json_object(doc.partner, '$.email') as partner_email,
-    {{ ejson_int('doc.version') }} as source_version
+    {{ typed_columns(typed) }},
+    {{ uncast_fields(typed) }} as uncast_fields
 from live_documents

@@ -1,3 +1,11 @@
+{%- set typed = [
+    ('line_no', 'doc.line_no', ejson_int('doc.line_no')),
+    ('quantity', 'doc.quantity', ejson_decimal('doc.quantity', 18, 4)),
+    ('unit_price', 'doc.unit_price', ejson_decimal('doc.unit_price', 18, 2)),
+    ('line_amount', 'doc.amount', ejson_decimal('doc.amount', 18, 2)),
+    ('tax_rate', 'doc.tax_rate', ejson_double('doc.tax_rate')),
+] -%}
+
 with invoice_lines as (
     select
         _id as invoice_id,
@@ -16,13 +24,10 @@ line_fields as (
 )
 
 select
-    concat(line_fields.invoice_id, '-', cast(line_fields.line_position as string)) as invoice_line_id,
-    line_fields.invoice_id,
-    line_fields.line_position,
-    {{ ejson_int('doc.line_no') }} as line_no,
+    concat(invoice_id, '-', cast(line_position as string)) as invoice_line_id,
+    invoice_id,
+    line_position,
     doc.description,
-    {{ ejson_decimal('doc.quantity', 18, 4) }} as quantity,
-    {{ ejson_decimal('doc.unit_price', 18, 2) }} as unit_price,
-    {{ ejson_decimal('doc.amount', 18, 2) }} as line_amount,
-    {{ ejson_double('doc.tax_rate') }} as tax_rate
+    {{ typed_columns(typed) }},
+    {{ uncast_fields(typed) }} as uncast_fields
 from line_fields

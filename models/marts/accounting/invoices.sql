@@ -1,3 +1,14 @@
+{%- set typed = [
+    ('client_id', 'doc.client_id', ejson_object_id('doc.client_id')),
+    ('engagement_id', 'doc.engagement_id', ejson_object_id('doc.engagement_id')),
+    ('issued_at', 'doc.issued_at', ejson_timestamp('doc.issued_at')),
+    ('due_at', 'doc.due_at', ejson_timestamp('doc.due_at')),
+    ('paid_at', 'doc.paid_at', ejson_timestamp('doc.paid_at')),
+    ('line_count', 'doc.lines', 'size(' ~ ejson_array('doc.lines') ~ ')'),
+    ('total_amount', 'doc.total', ejson_decimal('doc.total', 18, 2)),
+    ('source_version', 'doc.version', ejson_int('doc.version')),
+] -%}
+
 with live_documents as (
     select
         _id,
@@ -10,16 +21,10 @@ with live_documents as (
 )
 
 select
-    live_documents._id as invoice_id,
+    _id as invoice_id,
     doc.number as invoice_number,
-    {{ ejson_object_id('doc.client_id') }} as client_id,
-    {{ ejson_object_id('doc.engagement_id') }} as engagement_id,
     doc.status,
     doc.currency,
-    {{ ejson_timestamp('doc.issued_at') }} as issued_at,
-    {{ ejson_timestamp('doc.due_at') }} as due_at,
-    {{ ejson_timestamp('doc.paid_at') }} as paid_at,
-    size({{ ejson_array('doc.lines') }}) as line_count,
-    {{ ejson_decimal('doc.total', 18, 2) }} as total_amount,
-    {{ ejson_int('doc.version') }} as source_version
+    {{ typed_columns(typed) }},
+    {{ uncast_fields(typed) }} as uncast_fields
 from live_documents

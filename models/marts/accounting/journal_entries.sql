@@ -1,3 +1,11 @@
+{%- set typed = [
+    ('entry_no', 'doc.entry_no', ejson_bigint('doc.entry_no')),
+    ('posted_at', 'doc.posted_at', ejson_timestamp('doc.posted_at')),
+    ('source_invoice_id', 'doc.source_invoice_id', ejson_object_id('doc.source_invoice_id')),
+    ('line_count', 'doc.lines', 'size(' ~ ejson_array('doc.lines') ~ ')'),
+    ('source_version', 'doc.version', ejson_int('doc.version')),
+] -%}
+
 with live_documents as (
     select
         _id,
@@ -9,12 +17,9 @@ with live_documents as (
 )
 
 select
-    live_documents._id as journal_entry_id,
-    {{ ejson_bigint('doc.entry_no') }} as entry_no,
-    {{ ejson_timestamp('doc.posted_at') }} as posted_at,
+    _id as journal_entry_id,
     doc.period as accounting_period,
     doc.description,
-    {{ ejson_object_id('doc.source_invoice_id') }} as source_invoice_id,
-    size({{ ejson_array('doc.lines') }}) as line_count,
-    {{ ejson_int('doc.version') }} as source_version
+    {{ typed_columns(typed) }},
+    {{ uncast_fields(typed) }} as uncast_fields
 from live_documents

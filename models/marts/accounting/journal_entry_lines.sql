@@ -1,3 +1,8 @@
+{%- set typed = [
+    ('debit_amount', 'doc.debit', ejson_decimal('doc.debit', 18, 2)),
+    ('credit_amount', 'doc.credit', ejson_decimal('doc.credit', 18, 2)),
+] -%}
+
 with entry_lines as (
     select
         _id as journal_entry_id,
@@ -19,6 +24,6 @@ select
     line_fields.journal_entry_id,
     line_fields.line_position,
     doc.account as account_code,
-    {{ ejson_decimal('doc.debit', 18, 2) }} as debit_amount,
-    {{ ejson_decimal('doc.credit', 18, 2) }} as credit_amount
+    {{ typed_columns(typed) }},
+    {{ uncast_fields(typed) }} as uncast_fields
 from line_fields

@@ -1,0 +1,58 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
+{#- Per run, the top-level fields and BSON types seen in the documents each current-state
+    table changed: the raw material of the schema drift report. Cost follows the changes. -#}
+{% set collections = ['clients', 'engagements', 'invoices', 'journal_entries'] %}
+
+with changed_documents as (
+    {% for collection in collections %}
+        select
+            '{{ collection }}' as collection_name,
+            commit_ts,
+            document
+        from {{ ref('current_' ~ collection) }}
+        where
+            not is_deleted
+        {% if is_incremental() %}
+                and applied_by = '{{ invocation_id }}'
+            {% endif %}
+        {{ 'union all' if not loop.last }}
+    {% endfor %}
+),
+
+fields as (
+    select
+        changed_documents.collection_name,
+        changed_documents.commit_ts,
+        field.key as field_name,
+        {{ ejson_type('field.value') }} as field_type
+    from changed_documents
+        lateral view explode(from_json(changed_documents.document, 'map<string,string>')) field as key, value
+),
+
+documents_per_collection as (
+    select
+        collection_name,
+        count(*) as documents_changed
+    from changed_documents
+    group by collection_name
+)
+
+select
+    '{{ invocation_id }}' as invocation_id,
+    current_timestamp() as observed_at,
+    fields.collection_name,
+    fields.field_name,
+    fields.field_type,
+    count(*) as documents,
+    documents_per_collection.documents_changed,
+    min(fields.commit_ts) as first_commit_ts,
+    max(fields.commit_ts) as last_commit_ts
+from fields
+inner join documents_per_collection
+    on fields.collection_name = documents_per_collection.collection_name
+group by
+    fields.collection_name,
+    fields.field_name,
+    fields.field_type,
+    documents_per_collection.documents_changed
