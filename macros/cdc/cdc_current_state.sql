@@ -53,7 +53,6 @@
       {% do cdc_probe_files(source_node, files) %}
     {% endif %}
     {% do cdc_stage_new_files(source_node, files) %}
-    {% do cdc_quarantine(source_node, files) %}
     {{ log(model.name ~ ": merging " ~ (files | sum(attribute='rows')) ~ " landed row(s) into " ~ target_relation, info=true) }}
     {% if rebuild %}
       {% if existing is not none %}

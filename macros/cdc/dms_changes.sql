@@ -1,7 +1,6 @@
 {% macro dms_changes(dms_source) -%}
   {#- Typed, ordered change events from a DMS source relation (see _ledger__sources.yml).
-      Rows with a quarantine_reason are left out (the materialization keeps them in
-      dms_quarantine). Full-load rows without `Op` are inserts; a delete's document is
+      Rows that failed the landing checks are already in dms_quarantine, not here. Full-load rows without `Op` are inserts; a delete's document is
       dropped whatever DMS wrote for it (null or just the `_id`). -#}
   select
     document_key as _id,
@@ -14,5 +13,4 @@
     source_row,
     source_path
   from {{ dms_source }}
-  where quarantine_reason is null
 {%- endmacro %}

@@ -167,35 +167,49 @@
 {% endmacro %}
 
 {% macro cdc_stage_new_files(source_node, files) %}
-  {#- Expose the readable new `files` as the source relation, with DMS's columns renamed
-      to the contract of _ledger__sources.yml and each row's problem, if any, in
-      `quarantine_reason`. Schemas are merged over these files only: full-load files may
-      lack `Op`; a column missing from every file reads as null and its rows are quarantined. -#}
-  {%- set ts_column = dms_setting(source_node, 'dms_timestamp_column') -%}
-  {%- set key_column = dms_setting(source_node, 'dms_key_column') -%}
+  {#- Check the readable new `files` row by row and quarantine what cannot be applied
+      (and the unreadable files); then expose the rest as the source relation, with DMS's
+      columns renamed to the contract of _ledger__sources.yml. The checks run once: the
+      source relation leaves out the rows just quarantined instead of checking again. -#}
   {%- set readable = files | selectattr('problem', 'none') | list -%}
-  {% if readable %}
-    {%- set files_glob = dms_files_glob(source_node, readable) -%}
-    {% do run_query('set spark.sql.parquet.mergeSchema=true') %}
-    {%- set landed_columns = run_query('select * from parquet.`' ~ files_glob ~ '` limit 0').column_names -%}
-  {% endif %}
+  {%- set landed_sql = dms_landed_rows_sql(source_node, readable) if readable else none -%}
+  {% call statement('cdc_quarantine') -%}
+    insert into {{ cdc_bookkeeping_relation('dms_quarantine') }}
+    {%- if readable %}
+    select
+      '{{ source_node.unique_id }}', source_path, source_row, quarantine_reason,
+      op, document_key, commit_ts_text, document_json, current_timestamp(), '{{ invocation_id }}'
+    from (select *, {{ dms_row_problem() }} as quarantine_reason from ({{ landed_sql }}) as landed) as checked
+    where quarantine_reason is not null
+    {%- else %}
+    select
+      '{{ source_node.unique_id }}', null, null, null, null, null, null, null, current_timestamp(), '{{ invocation_id }}'
+    where false
+    {%- endif %}
+    {%- for file in files if file.problem %}
+    union all
+    select
+      '{{ source_node.unique_id }}', '{{ file.path }}', null, '{{ file.problem }}',
+      null, null, null, null, current_timestamp(), '{{ invocation_id }}'
+    {%- endfor %}
+  {%- endcall %}
+  {% for file in files if file.problem %}
+    {{ log("QUARANTINED " ~ file.path ~ ": " ~ file.problem, info=true) }}
+  {% endfor %}
   {% call statement('cdc_stage_new_changes') -%}
     create or replace global temporary view {{ source_node.identifier }} as
     {% if readable %}
-    with landed as (
-      select
-        {{ dms_column_or_null('Op', landed_columns) }} as op,
-        {{ dms_column_or_null(ts_column, landed_columns) }} as commit_ts_text,
-        {{ dms_column_or_null(key_column, landed_columns) }} as document_key,
-        {{ dms_column_or_null('_doc', landed_columns) }} as document_json,
-        _metadata.file_path as source_path,
-        _metadata.file_name as source_file,
-        _metadata.row_index as source_row,
-        _metadata.file_name rlike '^(SEGMENT[0-9]+_)?LOAD[0-9]+[.]parquet$' as is_full_load
-      from parquet.`{{ files_glob }}`
-    )
-    select *, {{ dms_row_problem() }} as quarantine_reason
-    from landed
+    select landed.*
+    from ({{ landed_sql }}) as landed
+    left anti join (
+      select file_path as source_path, source_row
+      from {{ cdc_bookkeeping_relation('dms_quarantine') }}
+      where
+        source_name = '{{ source_node.unique_id }}'
+        and invocation_id = '{{ invocation_id }}'
+        and source_row is not null
+    ) as quarantined
+      on landed.source_path = quarantined.source_path and landed.source_row = quarantined.source_row
     {% else %}
     select
       cast(null as string) as op,
@@ -205,12 +219,32 @@
       cast(null as string) as source_path,
       cast(null as string) as source_file,
       cast(null as bigint) as source_row,
-      cast(null as boolean) as is_full_load,
-      cast(null as string) as quarantine_reason
+      cast(null as boolean) as is_full_load
     where false
     {% endif %}
   {%- endcall %}
 {% endmacro %}
+
+{% macro dms_landed_rows_sql(source_node, readable) -%}
+  {#- The rows of the readable files, DMS columns renamed. Schemas are merged over these
+      files only: full-load files may lack `Op`; a column missing from every file reads
+      as null (and its rows are quarantined by dms_row_problem). -#}
+  {%- set ts_column = dms_setting(source_node, 'dms_timestamp_column') -%}
+  {%- set key_column = dms_setting(source_node, 'dms_key_column') -%}
+  {%- set files_glob = dms_files_glob(source_node, readable) -%}
+  {% do run_query('set spark.sql.parquet.mergeSchema=true') %}
+  {%- set landed_columns = run_query('select * from parquet.`' ~ files_glob ~ '` limit 0').column_names -%}
+  select
+    {{ dms_column_or_null('Op', landed_columns) }} as op,
+    {{ dms_column_or_null(ts_column, landed_columns) }} as commit_ts_text,
+    {{ dms_column_or_null(key_column, landed_columns) }} as document_key,
+    {{ dms_column_or_null('_doc', landed_columns) }} as document_json,
+    _metadata.file_path as source_path,
+    _metadata.file_name as source_file,
+    _metadata.row_index as source_row,
+    _metadata.file_name rlike '^(SEGMENT[0-9]+_)?LOAD[0-9]+[.]parquet$' as is_full_load
+  from parquet.`{{ files_glob }}`
+{%- endmacro %}
 
 {% macro dms_column_or_null(column, landed_columns) -%}
   {{- 'cast(`' ~ column ~ '` as string)' if column in landed_columns else 'cast(null as string)' -}}
@@ -240,27 +274,6 @@
       )
   end
 {%- endmacro %}
-
-{% macro cdc_quarantine(source_node, files) %}
-  {#- Keep every row that cannot be applied, and every file that cannot be read, with its reason. -#}
-  {% call statement('cdc_quarantine_rows') -%}
-    insert into {{ cdc_bookkeeping_relation('dms_quarantine') }}
-    select
-      '{{ source_node.unique_id }}', source_path, source_row, quarantine_reason,
-      op, document_key, commit_ts_text, document_json, current_timestamp(), '{{ invocation_id }}'
-    from global_temp.{{ source_node.identifier }}
-    where quarantine_reason is not null
-    {%- for file in files if file.problem %}
-    union all
-    select
-      '{{ source_node.unique_id }}', '{{ file.path }}', null, '{{ file.problem }}',
-      null, null, null, null, current_timestamp(), '{{ invocation_id }}'
-    {%- endfor %}
-  {%- endcall %}
-  {% for file in files if file.problem %}
-    {{ log("QUARANTINED " ~ file.path ~ ": " ~ file.problem, info=true) }}
-  {% endfor %}
-{% endmacro %}
 
 {% macro cdc_record_applied_files(source_node, files, target_relation) %}
   {#- Recorded after the merge commits. A crash in between leaves the files unrecorded;
