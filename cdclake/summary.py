@@ -23,22 +23,30 @@ def current_state_counts(schema: str | None = None) -> dict[str, tuple[int, int]
     return counts
 
 
-def applied_this_run(invocation_id: str, schema: str | None = None) -> tuple[int, int]:
-    """(files, events) recorded as applied by one dbt invocation."""
+def applied_this_run(invocation_id: str, schema: str | None = None) -> dict[str, int]:
+    """What one dbt invocation did to the current state: files and rows, by outcome."""
     schema = schema or target_schema()
     row = (
         get_or_create_session()
         .sql(
-            f"select count(*) as files, coalesce(sum(row_count), 0) as events "
-            f"from {schema}.dms_applied_files where invocation_id = '{invocation_id}'"
+            f"select coalesce(sum(files_new), 0) as files, coalesce(sum(files_quarantined), 0) as files_quarantined, "
+            f"coalesce(sum(rows_landed), 0) as landed, coalesce(sum(rows_applied), 0) as applied, "
+            f"coalesce(sum(rows_superseded), 0) as superseded, coalesce(sum(rows_quarantined), 0) as quarantined "
+            f"from {schema}.dms_apply_log where invocation_id = '{invocation_id}'"
         )
         .first()
     )
-    return row["files"], row["events"]
+    return row.asDict()
+
+
+def drift_findings(schema: str | None = None) -> list[str]:
+    schema = schema or target_schema()
+    rows = get_or_create_session().sql(f"select * from {schema}.schema_drift").collect()
+    return [f"{r['collection_name']}.{r['field_name']}: {r['drift']} ({r['field_types']})" for r in rows]
 
 
 def print_run_summary(paths: Paths, outcome: DbtOutcome, source_counts: dict[str, int]) -> None:
-    files, events = applied_this_run(outcome.invocation_id)
+    run = applied_this_run(outcome.invocation_id)
     print()
     print("=" * 64)
     print(
@@ -46,11 +54,19 @@ def print_run_summary(paths: Paths, outcome: DbtOutcome, source_counts: dict[str
         f"models {outcome.count('success')} ok, tests {outcome.count('pass')} passed, "
         f"{outcome.count('fail', 'error')} failed, {outcome.count('warn')} warned"
     )
-    print(f"applied this run: {events:,} events from {files} new landing file(s)")
+    print(f"applied this run: {run['landed']:,} events from {run['files']} new landing file(s)")
+    print(
+        f"  = {run['applied']:,} applied + {run['superseded']:,} superseded by newer events"
+        f" + {run['quarantined']:,} quarantined; {run['files_quarantined']} file(s) quarantined"
+    )
     print(f"{'collection':<18}{'table rows':>12}{'tombstones':>12}{'source docs':>13}")
     for collection, (live, deleted) in current_state_counts().items():
         print(f"{collection:<18}{live:>12,}{deleted:>12,}{source_counts.get(collection, 0):>13,}")
+    findings = drift_findings()
+    print(f"schema drift: {len(findings)} finding(s)" + "".join(f"\n  {finding}" for finding in findings))
     print(f"warehouse: {paths.warehouse}")
     print("=" * 64)
+    if run["quarantined"] or run["files_quarantined"]:
+        print("Quarantined input is in the table dms_quarantine, with file, row and reason.")
     if outcome.error:
         print(f"dbt error: {outcome.error}")
