@@ -19,6 +19,19 @@ T0 = int(dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC).timestamp() * 1_000_000
 KEY_A, KEY_B, KEY_C = ObjectId(b"aaaaaaaaaaaa"), ObjectId(b"bbbbbbbbbbbb"), ObjectId(b"cccccccccccc")
 
 
+FIRST_CDC_FILE = "2026/11/26/20261126-1000000000.parquet"
+
+
+def first_cdc_events() -> list[Event]:
+    return [
+        Event("U", KEY_A, invoice(KEY_A, 2), T0),  # same instant as the full load: sorts after it
+        # Same timestamp, same file: row order decides; C ends inserted, deleted, re-inserted.
+        Event("I", KEY_C, invoice(KEY_C, 1), T0 + 10),
+        Event("D", KEY_C, None, T0 + 10),
+        Event("I", KEY_C, invoice(KEY_C, 3), T0 + 10),
+    ]
+
+
 def invoice(key: ObjectId, version: int) -> dict:
     return {"_id": key, "number": f"INV-{version}", "version": version}
 
@@ -50,17 +63,7 @@ def test_merge_rule_step_by_step(crafted: Dataset, spark) -> None:
         [Event("I", KEY_A, invoice(KEY_A, 1), T0), Event("I", KEY_B, invoice(KEY_B, 1), T0)],
         with_op=False,
     )
-    land(
-        paths,
-        "2026/11/26/20261126-1000000000.parquet",
-        [
-            Event("U", KEY_A, invoice(KEY_A, 2), T0),
-            # Same timestamp, same file: row order decides; C ends inserted, deleted, re-inserted.
-            Event("I", KEY_C, invoice(KEY_C, 1), T0 + 10),
-            Event("D", KEY_C, None, T0 + 10),
-            Event("I", KEY_C, invoice(KEY_C, 3), T0 + 10),
-        ],
-    )
+    land(paths, FIRST_CDC_FILE, first_cdc_events())
     run()
     assert state(spark, "crafted") == {
         str(KEY_A): (False, "INV-2"),
@@ -90,16 +93,7 @@ def test_merge_rule_step_by_step(crafted: Dataset, spark) -> None:
 
     # The same file landed again (new modification time): read again, changes nothing.
     snapshots = spark.sql("select count(*) from crafted.current_invoices.snapshots").first()[0]
-    land(
-        paths,
-        "2026/11/26/20261126-1000000000.parquet",
-        [
-            Event("U", KEY_A, invoice(KEY_A, 2), T0),
-            Event("I", KEY_C, invoice(KEY_C, 1), T0 + 10),
-            Event("D", KEY_C, None, T0 + 10),
-            Event("I", KEY_C, invoice(KEY_C, 3), T0 + 10),
-        ],
-    )
+    land(paths, FIRST_CDC_FILE, first_cdc_events())
     run()
     assert state(spark, "crafted") == after_late
     applied = spark.sql("select count(*) from crafted.dms_applied_files").first()[0]

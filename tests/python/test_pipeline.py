@@ -25,7 +25,7 @@ def test_dbt_build_runs_models_and_tests(in_order: Dataset) -> None:
     outcome = in_order.build_outcome
     assert outcome.count("pass") >= 60, outcome.statuses
     assert outcome.count("fail", "error", "warn") == 0, outcome.statuses
-    assert outcome.count("success") == 10  # 4 current-state tables + 6 marts
+    assert outcome.count("success") == 12  # 4 current-state tables, 6 marts, 2 monitoring models
 
 
 @COLLECTION_PARAMS

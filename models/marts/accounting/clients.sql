@@ -10,14 +10,10 @@
 ] -%}
 
 with live_documents as (
-    select
-        _id,
-        {{ ejson_fields('document', [
-            'name', 'tax_id', 'email', 'status', 'founded_on', 'created_at', 'address', 'tags',
-            'credit_limit', 'employee_count', 'annual_revenue', 'risk_score', 'vat_number', 'version'
-        ]) }} as doc
-    from {{ ref('current_clients') }}
-    where not is_deleted
+    {{ live_documents(ref('current_clients'), [
+        'name', 'tax_id', 'email', 'status', 'founded_on', 'created_at', 'address', 'tags',
+        'credit_limit', 'employee_count', 'annual_revenue', 'risk_score', 'vat_number', 'version'
+    ]) }}
 )
 
 select

@@ -8,14 +8,10 @@
 ] -%}
 
 with live_documents as (
-    select
-        _id,
-        {{ ejson_fields('document', [
-            'client_id', 'code', 'type', 'status', 'start_date', 'end_date', 'hourly_rate',
-            'budget_hours', 'partner', 'version'
-        ]) }} as doc
-    from {{ ref('current_engagements') }}
-    where not is_deleted
+    {{ live_documents(ref('current_engagements'), [
+        'client_id', 'code', 'type', 'status', 'start_date', 'end_date', 'hourly_rate',
+        'budget_hours', 'partner', 'version'
+    ]) }}
 )
 
 select

@@ -10,14 +10,10 @@
 ] -%}
 
 with live_documents as (
-    select
-        _id,
-        {{ ejson_fields('document', [
-            'number', 'client_id', 'engagement_id', 'status', 'currency', 'issued_at', 'due_at',
-            'paid_at', 'lines', 'total', 'version'
-        ]) }} as doc
-    from {{ ref('current_invoices') }}
-    where not is_deleted
+    {{ live_documents(ref('current_invoices'), [
+        'number', 'client_id', 'engagement_id', 'status', 'currency', 'issued_at', 'due_at',
+        'paid_at', 'lines', 'total', 'version'
+    ]) }}
 )
 
 select

@@ -7,13 +7,9 @@
 ] -%}
 
 with live_documents as (
-    select
-        _id,
-        {{ ejson_fields('document', [
-            'entry_no', 'posted_at', 'period', 'description', 'source_invoice_id', 'lines', 'version'
-        ]) }} as doc
-    from {{ ref('current_journal_entries') }}
-    where not is_deleted
+    {{ live_documents(ref('current_journal_entries'), [
+        'entry_no', 'posted_at', 'period', 'description', 'source_invoice_id', 'lines', 'version'
+    ]) }}
 )
 
 select
