@@ -7,11 +7,7 @@
 ] -%}
 
 with invoice_lines as (
-    select
-        _id as invoice_id,
-        posexplode({{ ejson_array("get_json_object(document, '$.lines')") }}) as (line_position, line_json)
-    from {{ ref('current_invoices') }}
-    where not is_deleted
+    {{ live_document_items(ref('current_invoices'), 'lines', 'invoice_id') }}
 ),
 
 line_fields as (

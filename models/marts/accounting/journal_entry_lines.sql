@@ -4,11 +4,7 @@
 ] -%}
 
 with entry_lines as (
-    select
-        _id as journal_entry_id,
-        posexplode({{ ejson_array("get_json_object(document, '$.lines')") }}) as (line_position, line_json)
-    from {{ ref('current_journal_entries') }}
-    where not is_deleted
+    {{ live_document_items(ref('current_journal_entries'), 'lines', 'journal_entry_id') }}
 ),
 
 line_fields as (
