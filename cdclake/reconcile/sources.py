@@ -1,0 +1,162 @@
+"""The MongoDB side of reconciliation: one adapter per kind of source, on a shared base.
+
+``MongoSource`` reads a live replica set, from secondaries only: ``primary`` and
+``primaryPreferred`` are refused before any connection is made, and
+``secondaryPreferred`` (which falls back to the primary when no secondary is up) needs
+an explicit opt-in. ``SnapshotSource`` reads a mongodump directory, the embedded default.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pymongo import ASCENDING, MongoClient
+from pymongo.read_preferences import Secondary, SecondaryPreferred
+
+from ..generator import mongodump
+
+REFUSED_READ_PREFERENCES = {"primary", "primaryPreferred", "nearest"}
+
+
+class SourceSettingsError(ValueError):
+    """A reconciliation source setting that would be unsafe or cannot work."""
+
+
+@dataclass(frozen=True)
+class MongoReadSettings:
+    """How reconciliation reads MongoDB. The URI (with credentials and TLS options) comes
+    from the environment variable named by ``uri_env`` and is never printed."""
+
+    database: str = "ledger"
+    uri_env: str = "CDCLAKE_MONGO_URI"
+    read_preference: str = "secondary"
+    allow_secondary_preferred: bool = False
+    tag_sets: tuple[dict[str, str], ...] = ()
+    max_staleness_seconds: int = -1  # -1: no bound; MongoDB requires at least 90 otherwise
+    batch_size: int = 1_000
+    max_time_ms: int = 60_000
+    max_documents_per_second: float | None = None
+    extra_client_options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.read_preference in REFUSED_READ_PREFERENCES:
+            raise SourceSettingsError(
+                f"read_preference={self.read_preference!r} may read the primary; reconciliation reads "
+                "secondaries only: use 'secondary'"
+            )
+        if self.read_preference == "secondaryPreferred" and not self.allow_secondary_preferred:
+            raise SourceSettingsError(
+                "read_preference='secondaryPreferred' falls back to the primary when no secondary is up; "
+                "use 'secondary', or opt in with allow_secondary_preferred=True"
+            )
+        if self.read_preference not in {"secondary", "secondaryPreferred"}:
+            raise SourceSettingsError(f"unknown read_preference {self.read_preference!r}: use 'secondary'")
+        if self.max_staleness_seconds != -1 and self.max_staleness_seconds < 90:
+            raise SourceSettingsError("max_staleness_seconds must be -1 (no bound) or at least 90")
+        if self.batch_size <= 0 or self.max_time_ms <= 0:
+            raise SourceSettingsError("batch_size and max_time_ms must be positive")
+        if self.max_documents_per_second is not None and self.max_documents_per_second <= 0:
+            raise SourceSettingsError("max_documents_per_second must be positive (or unset for no limit)")
+        for option in ("readPreference", "readpreference", "read_preference"):
+            if option in self.extra_client_options:
+                raise SourceSettingsError("set the read preference with read_preference, not a client option")
+
+    def read_preference_object(self) -> Secondary | SecondaryPreferred:
+        kind = Secondary if self.read_preference == "secondary" else SecondaryPreferred
+        return kind(tag_sets=list(self.tag_sets) or None, max_staleness=self.max_staleness_seconds)
+
+
+class DocumentSource(ABC):
+    """What every side that holds source documents can do."""
+
+    @abstractmethod
+    def count(self, collection: str) -> int: ...
+
+    @abstractmethod
+    def documents(self, collection: str) -> Iterator[dict[str, Any]]:
+        """Every document of the collection, in ``_id`` order."""
+
+    @abstractmethod
+    def documents_by_id(self, collection: str, ids: Iterable[Any]) -> Iterator[dict[str, Any]]: ...
+
+
+class SnapshotSource(DocumentSource):
+    """A mongodump directory (what ``mongodump --readPreference=secondary`` writes)."""
+
+    def __init__(self, root: Path, database: str = "ledger") -> None:
+        self.root, self.database = root, database
+
+    def count(self, collection: str) -> int:
+        return sum(1 for _ in mongodump.read_collection(self.root, self.database, collection))
+
+    def documents(self, collection: str) -> Iterator[dict[str, Any]]:
+        yield from sorted(mongodump.read_collection(self.root, self.database, collection), key=lambda d: d["_id"])
+
+    def documents_by_id(self, collection: str, ids: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        wanted = set(ids)
+        yield from (
+            doc for doc in mongodump.read_collection(self.root, self.database, collection) if doc["_id"] in wanted
+        )
+
+
+class MongoSource(DocumentSource):
+    """A live replica set, read from secondaries only, with bounded load."""
+
+    def __init__(self, settings: MongoReadSettings, client_factory: Callable[..., MongoClient] = MongoClient) -> None:
+        settings.validate()  # before any connection
+        uri = os.environ.get(settings.uri_env)
+        if not uri:
+            raise SourceSettingsError(f"set {settings.uri_env} to the replica set's connection string")
+        self.settings = settings
+        self._client = client_factory(
+            uri,
+            readPreference=settings.read_preference,
+            maxStalenessSeconds=settings.max_staleness_seconds,
+            **settings.extra_client_options,
+        )
+        self._sleep = time.sleep
+
+    def __repr__(self) -> str:  # never the URI: it may carry credentials
+        return f"MongoSource(database={self.settings.database!r}, read_preference={self.settings.read_preference!r})"
+
+    def _collection(self, name: str):
+        return self._client[self.settings.database].get_collection(
+            name, read_preference=self.settings.read_preference_object()
+        )
+
+    def count(self, collection: str) -> int:
+        return self._collection(collection).count_documents({}, maxTimeMS=self.settings.max_time_ms)
+
+    def documents(self, collection: str) -> Iterator[dict[str, Any]]:
+        cursor = self._collection(collection).find(
+            {}, sort=[("_id", ASCENDING)], batch_size=self.settings.batch_size, max_time_ms=self.settings.max_time_ms
+        )
+        yield from self._rate_limited(cursor)
+
+    def documents_by_id(self, collection: str, ids: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        ids = list(ids)
+        for start in range(0, len(ids), self.settings.batch_size):
+            batch = ids[start : start + self.settings.batch_size]
+            cursor = self._collection(collection).find(
+                {"_id": {"$in": batch}}, batch_size=self.settings.batch_size, max_time_ms=self.settings.max_time_ms
+            )
+            yield from self._rate_limited(cursor)
+
+    def _rate_limited(self, documents: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        limit = self.settings.max_documents_per_second
+        started = time.monotonic()
+        for number, document in enumerate(documents, start=1):
+            if limit:
+                ahead = number / limit - (time.monotonic() - started)
+                if ahead > 0:
+                    self._sleep(ahead)
+            yield document
+
+    def close(self) -> None:
+        self._client.close()

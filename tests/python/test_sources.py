@@ -1,0 +1,137 @@
+"""Reconciliation reads MongoDB secondaries only: proven against a fake replica set.
+
+mockupdb plays a primary and a secondary; every command that is not part of the
+driver's handshake or monitoring is recorded per server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from bson import ObjectId
+from mockupdb import MockupDB
+
+from cdclake.generator.dms import EndpointSettings
+from cdclake.generator.simulator import Simulator
+from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError
+
+HANDSHAKE = {"ismaster", "isMaster", "hello", "ping", "endSessions", "buildInfo", "buildinfo"}
+DOCS = [{"_id": ObjectId(f"{n:024x}"), "n": n} for n in range(1, 4)]
+
+
+class FakeMember:
+    """One replica-set member that answers reads with DOCS and records what it received."""
+
+    def __init__(self) -> None:
+        self.server = MockupDB()
+        self.commands: list[str] = []
+
+    def start(self, hosts: list[str], primary: bool) -> None:
+        hello = {"setName": "rs", "hosts": hosts, "minWireVersion": 0, "maxWireVersion": 21}
+        role = {"ismaster": True, "isWritablePrimary": True} if primary else {"ismaster": False, "secondary": True}
+        self.server.autoresponds(lambda request: self._answer(request, hello | role))
+
+    def _answer(self, request, hello: dict) -> bool:
+        name = next(iter(request.doc))
+        if name in HANDSHAKE:
+            return request.ok(**hello) if name != "endSessions" else request.ok()
+        self.commands.append(name)
+        if name == "aggregate":
+            return request.ok(cursor={"id": 0, "firstBatch": [{"_id": 1, "n": len(DOCS)}], "ns": "ledger.clients"})
+        if name == "find":
+            return request.ok(cursor={"id": 0, "firstBatch": DOCS, "ns": "ledger.clients"})
+        return request.command_err(errmsg=f"unexpected command {name}")
+
+
+@pytest.fixture
+def replica_set(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMember, FakeMember]]:
+    primary, secondary = FakeMember(), FakeMember()
+    primary.server.run()
+    secondary.server.run()
+    hosts = [primary.server.address_string, secondary.server.address_string]
+    primary.start(hosts, primary=True)
+    secondary.start(hosts, primary=False)
+    monkeypatch.setenv(
+        "CDCLAKE_MONGO_URI",
+        f"mongodb://{hosts[0]}/?replicaSet=rs&serverSelectionTimeoutMS=5000&socketTimeoutMS=5000",
+    )
+    yield primary, secondary
+    primary.server.stop()
+    secondary.server.stop()
+
+
+def test_every_read_goes_to_the_secondary(replica_set: tuple[FakeMember, FakeMember]) -> None:
+    primary, secondary = replica_set
+    source = MongoSource(MongoReadSettings(batch_size=2))
+    try:
+        assert source.count("clients") == len(DOCS)
+        assert list(source.documents("clients")) == DOCS
+        assert list(source.documents_by_id("clients", [d["_id"] for d in DOCS])) == DOCS * 2  # two batches of ids
+    finally:
+        source.close()
+    assert secondary.commands == ["aggregate", "find", "find", "find"]
+    assert primary.commands == []
+
+
+@pytest.mark.parametrize("preference", ["primary", "primaryPreferred", "nearest", "secondaryPreferred"])
+def test_settings_that_could_read_the_primary_are_refused_before_connecting(preference: str) -> None:
+    connections = []
+    with pytest.raises(SourceSettingsError, match=preference):
+        MongoSource(MongoReadSettings(read_preference=preference), client_factory=lambda *a, **k: connections.append(a))
+    assert connections == []
+
+
+def test_secondary_preferred_needs_an_explicit_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDCLAKE_MONGO_URI", "mongodb://user:secret@db.example:27017/?replicaSet=rs")
+    created = []
+    source = MongoSource(
+        MongoReadSettings(read_preference="secondaryPreferred", allow_secondary_preferred=True),
+        client_factory=lambda *args, **kwargs: created.append(kwargs) or object(),
+    )
+    assert created[0]["readPreference"] == "secondaryPreferred"
+    assert "secret" not in repr(source)
+
+
+def test_missing_uri_names_the_variable_not_a_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CDCLAKE_MONGO_URI", raising=False)
+    with pytest.raises(SourceSettingsError, match="CDCLAKE_MONGO_URI"):
+        MongoSource(MongoReadSettings())
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        MongoReadSettings(max_staleness_seconds=30),
+        MongoReadSettings(batch_size=0),
+        MongoReadSettings(max_documents_per_second=0),
+        MongoReadSettings(extra_client_options={"readPreference": "primary"}),
+    ],
+)
+def test_unsafe_or_impossible_settings_are_refused(settings: MongoReadSettings) -> None:
+    with pytest.raises(SourceSettingsError):
+        settings.validate()
+
+
+def test_rate_limit_paces_reads(replica_set, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = MongoSource(MongoReadSettings(max_documents_per_second=2))
+    pauses: list[float] = []
+    source._sleep = pauses.append
+    try:
+        assert len(list(source.documents("clients"))) == len(DOCS)
+    finally:
+        source.close()
+    assert pauses and sum(pauses) > 0.5  # 3 documents at 2/s take at least a second
+
+
+def test_snapshot_source_reads_a_mongodump_directory(tmp_path: Path) -> None:
+    sim = Simulator(tmp_path / "state", 5, EndpointSettings(), rows_per_file=100)
+    sim.full_load(200, tmp_path / "landing")
+    sim.write_snapshot(tmp_path / "dump")
+    source = SnapshotSource(tmp_path / "dump")
+    clients = list(source.documents("clients"))
+    assert source.count("clients") == len(clients) == sim.live_counts()["clients"]
+    assert [d["_id"] for d in clients] == sorted(d["_id"] for d in clients)
+    wanted = [clients[0]["_id"], clients[-1]["_id"]]
+    assert [d["_id"] for d in source.documents_by_id("clients", wanted)] == wanted
