@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from bson import ObjectId, json_util
+from bson import json_util
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 EJSON_MODES = {"canonical": json_util.CANONICAL_JSON_OPTIONS, "relaxed": json_util.RELAXED_JSON_OPTIONS}
@@ -53,7 +53,7 @@ def format_commit_timestamp(commit_us: int) -> str:
 
 def key_string(key: Any) -> str:
     """The key column's value: the ObjectId's hex, or the key's string form."""
-    return str(key) if isinstance(key, ObjectId) else f"{key}"
+    return str(key)
 
 
 def to_extended_json(document: dict[str, Any], settings: EndpointSettings) -> str:

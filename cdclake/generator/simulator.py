@@ -40,8 +40,6 @@ class LandedFile:
 
     relative_path: Path
     rows: int
-    first_commit_us: int
-    last_commit_us: int
 
 
 @dataclass
@@ -112,7 +110,7 @@ class Simulator:
                 rows = write_dms_file(
                     landing_root / relative, chunk, self.settings, with_op=self.settings.include_op_for_full_load
                 )
-                landed.append(LandedFile(relative, rows, _TASK_START_US, _TASK_START_US))
+                landed.append(LandedFile(relative, rows))
         self.counters.clock_us = _TASK_START_US + 1_000_000
         return landed
 
@@ -197,13 +195,12 @@ class Simulator:
         return Event(op, document["_id"], document, self._tick(rng))
 
     def _write_cdc_file(self, name: str, events: list[Event], outbox: Path) -> LandedFile:
-        first, last = events[0].commit_us, events[-1].commit_us
         # File names are times and must stay unique and increasing within a collection.
-        stamp = max(first, self.counters.last_file_us.get(name, 0) + 100)
+        stamp = max(events[0].commit_us, self.counters.last_file_us.get(name, 0) + 100)
         self.counters.last_file_us[name] = stamp
         relative = self._collection_dir(name) / cdc_relative_dir(stamp, self.settings) / cdc_file_name(stamp)
         rows = write_dms_file(outbox / relative, events, self.settings, with_op=True)
-        return LandedFile(relative, rows, first, last)
+        return LandedFile(relative, rows)
 
     def _collection_dir(self, name: str) -> Path:
         return Path(self.settings.database, name)

@@ -293,27 +293,24 @@
 {% endmacro %}
 
 {% macro cdc_log_apply(source_node, files, target_relation) %}
-  {#- rows landed = applied + superseded + quarantined, per run and source. -#}
+  {#- rows landed = applied + superseded + quarantined, per run and source: counted once,
+      then recorded and printed from the same numbers. -#}
+  {%- set counted = run_query(
+      "select (select count(*) from " ~ target_relation ~ " where applied_by = '" ~ invocation_id ~ "'), "
+      ~ "(select count(*) from " ~ cdc_bookkeeping_relation('dms_quarantine') ~ " where invocation_id = '"
+      ~ invocation_id ~ "' and source_name = '" ~ source_node.unique_id ~ "' and source_row is not null)").rows[0] -%}
   {%- set landed = files | sum(attribute='rows') -%}
+  {%- set applied, quarantined = counted[0], counted[1] -%}
+  {%- set files_quarantined = files | selectattr('problem') | list | length -%}
   {% call statement('cdc_log_apply') -%}
     insert into {{ cdc_bookkeeping_relation('dms_apply_log') }}
-    select
+    values (
       '{{ source_node.unique_id }}', '{{ target_relation }}', '{{ invocation_id }}',
-      {{ files | length }}, {{ files | selectattr('problem') | list | length }},
-      {{ landed }}, applied.row_count, {{ landed }} - applied.row_count - quarantined.row_count,
-      quarantined.row_count, current_timestamp()
-    from
-      (select count(*) as row_count from {{ target_relation }} where applied_by = '{{ invocation_id }}') as applied,
-      (
-        select count(*) as row_count from {{ cdc_bookkeeping_relation('dms_quarantine') }}
-        where invocation_id = '{{ invocation_id }}' and source_name = '{{ source_node.unique_id }}'
-          and source_row is not null
-      ) as quarantined
+      {{ files | length }}, {{ files_quarantined }},
+      {{ landed }}, {{ applied }}, {{ landed - applied - quarantined }}, {{ quarantined }}, current_timestamp()
+    )
   {%- endcall %}
-  {%- set counts = run_query(
-      "select rows_landed, rows_applied, rows_superseded, rows_quarantined, files_quarantined from "
-      ~ cdc_bookkeeping_relation('dms_apply_log') ~ " where invocation_id = '" ~ invocation_id
-      ~ "' and source_name = '" ~ source_node.unique_id ~ "'").rows[0] -%}
-  {{ log(target_relation ~ ": " ~ counts[0] ~ " row(s) landed = " ~ counts[1] ~ " applied + " ~ counts[2]
-         ~ " superseded + " ~ counts[3] ~ " quarantined; " ~ counts[4] ~ " file(s) quarantined", info=true) }}
+  {{ log(target_relation ~ ": " ~ landed ~ " row(s) landed = " ~ applied ~ " applied + "
+         ~ (landed - applied - quarantined) ~ " superseded + " ~ quarantined ~ " quarantined; "
+         ~ files_quarantined ~ " file(s) quarantined", info=true) }}
 {% endmacro %}

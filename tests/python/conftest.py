@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bson import json_util
@@ -48,7 +49,8 @@ class Dataset:
 
     paths: Paths
     schema: str
-    simulator: Simulator
+    simulator: Simulator | None
+    build_outcome: Any = None  # the fixture's dbt build, where it runs one
 
     def dbt(self, *args: str):
         from cdclake.transform import run_dbt

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bson import json_util
@@ -15,10 +17,18 @@ from conftest import Dataset, new_dataset
 pytestmark = pytest.mark.slow
 
 
+@dataclass
+class Drifted:
+    dataset: Dataset
+    first_build: Any
+    second_build: Any
+    drifted_ids: list[str]
+
+
 @pytest.fixture(scope="module")
-def drifted(workspace: Path, spark) -> Dataset:
+def drifted(workspace: Path, spark) -> Drifted:
     dataset = new_dataset(workspace, "drifted")
-    dataset.first_build = dataset.dbt("build")
+    first_build = dataset.dbt("build")
     later = dataset.simulator.counters.clock_us + 10_000_000
     events = []
     for index in range(3):
@@ -31,16 +41,14 @@ def drifted(workspace: Path, spark) -> Dataset:
         events.append(Event("U", document["_id"], document, later + index))
     path = dataset.paths.landing / "ledger" / "invoices" / "20261231-0000000000.parquet"
     write_dms_file(path, events, EndpointSettings(), with_op=True)
-    dataset.second_build = dataset.dbt("build")
-    dataset.drifted_ids = [str(event.key) for event in events]
-    return dataset
+    return Drifted(dataset, first_build, dataset.dbt("build"), [str(event.key) for event in events])
 
 
-def test_first_load_shows_no_drift(drifted: Dataset) -> None:
+def test_first_load_shows_no_drift(drifted: Drifted) -> None:
     assert drifted.first_build.count("warn", "fail", "error") == 0, drifted.first_build.statuses
 
 
-def test_drift_is_reported_with_field_types_and_first_seen(drifted: Dataset, spark) -> None:
+def test_drift_is_reported_with_field_types_and_first_seen(drifted: Drifted, spark) -> None:
     findings = {
         (row["collection_name"], row["field_name"], row["drift"]): row
         for row in spark.sql("select * from drifted.schema_drift").collect()
@@ -54,7 +62,7 @@ def test_drift_is_reported_with_field_types_and_first_seen(drifted: Dataset, spa
     assert findings[("invoices", "currency", "field disappearing")]["first_commit_ts"] is not None
 
 
-def test_typed_models_keep_working_and_flag_the_value_they_cannot_hold(drifted: Dataset, spark) -> None:
+def test_typed_models_keep_working_and_flag_the_value_they_cannot_hold(drifted: Drifted, spark) -> None:
     outcome = drifted.second_build
     assert outcome.success and outcome.count("fail", "error") == 0
     warned = outcome.statuses.get("warn", [])
@@ -72,6 +80,6 @@ def test_typed_models_keep_working_and_flag_the_value_they_cannot_hold(drifted: 
     assert json_util.loads(raw)["total"] == "twelve euros"  # the value is kept, not lost
 
 
-def test_other_collections_and_fields_are_quiet(drifted: Dataset, spark) -> None:
+def test_other_collections_and_fields_are_quiet(drifted: Drifted, spark) -> None:
     others = spark.sql("select * from drifted.schema_drift where collection_name <> 'invoices'").collect()
     assert others == []
