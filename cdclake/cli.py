@@ -126,6 +126,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if outcome.success else 1
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from .reconcile.command import run_command
+
+    return run_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cdclake", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--rows-per-file", type=int, default=5_000)
     demo.set_defaults(func=cmd_demo)
+
+    from .reconcile.command import add_arguments
+
+    rec = sub.add_parser("reconcile", help="compare the Iceberg tables with MongoDB (secondaries) or a mongodump")
+    add_arguments(rec)
+    rec.set_defaults(func=cmd_reconcile)
     return parser
 
 

@@ -8,6 +8,7 @@ and the benchmarks all run dbt against the same catalog.
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def get_or_create_session(paths: Paths | None = None) -> SparkSession:
     paths = paths or Paths.from_env()
     for folder in (paths.warehouse, paths.spark_dir / "tmp"):
         folder.mkdir(parents=True, exist_ok=True)
+    # Python UDFs (the reconciliation's document digests) must run in this venv too.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in local_spark_conf(paths).items():
         builder = builder.config(key, value)

@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from bson import json_util
 
+from ..reconcile.keys import key_text
+
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 EJSON_MODES = {"canonical": json_util.CANONICAL_JSON_OPTIONS, "relaxed": json_util.RELAXED_JSON_OPTIONS}
 
@@ -49,11 +51,6 @@ class Event:
 def format_commit_timestamp(commit_us: int) -> str:
     moment = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=commit_us)
     return moment.strftime(TIMESTAMP_FORMAT)
-
-
-def key_string(key: Any) -> str:
-    """The key column's value: the ObjectId's hex, or the key's string form."""
-    return str(key)
 
 
 def to_extended_json(document: dict[str, Any], settings: EndpointSettings) -> str:
@@ -98,7 +95,7 @@ def write_dms_file(path: Path, events: Iterable[Event], settings: EndpointSettin
     for row, event in enumerate(events):
         columns["Op"].append(event.op)
         columns["ts"].append(format_commit_timestamp(event.commit_us))
-        columns["key"].append(key_string(event.key))
+        columns["key"].append(key_text(event.key))
         columns["doc"].append(_doc_json(event, settings, row))
     arrays = ([pa.array(columns["Op"], pa.string())] if with_op else []) + [
         pa.array(columns["ts"], pa.string()),

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..reconcile.keys import key_text
 from . import mongodump
 from .dms import EndpointSettings, Event, cdc_file_name, cdc_relative_dir, write_dms_file
 from .documents import COLLECTIONS, DELETABLE, document_key, make_document
@@ -40,6 +41,30 @@ class LandedFile:
 
     relative_path: Path
     rows: int
+
+
+FAULT_COLLECTIONS = {
+    "dropped_event": "journal_entries",  # string keys
+    "corrupted_field": "invoices",
+    "source_only": "engagements",
+    "landing_only": "clients",
+}
+FAULT_KINDS = tuple(FAULT_COLLECTIONS)
+# Far above any index the simulated application reaches (yet within an ObjectId's time
+# field), so a landing-only key never collides with a real document.
+_PHANTOM_INDEX = 50_000_000
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    """A deliberate disagreement between the source and the landing stream, and what
+    reconciliation must call it."""
+
+    kind: str
+    collection: str
+    key: str  # as in the key column
+    expected: str  # "differs", "missing_in_table" or "extra_in_table"
+    field: str | None = None
 
 
 @dataclass
@@ -136,6 +161,46 @@ class Simulator:
                 pending[collection] = []
         written += [self._write_cdc_file(name, chunk, outbox) for name, chunk in pending.items() if chunk]
         return written
+
+    def inject_faults(
+        self, outbox: Path, kinds: tuple[str, ...] = FAULT_KINDS
+    ) -> tuple[list[LandedFile], list[InjectedFault]]:
+        """Break the capture on purpose, once per kind, each in its own collection (see
+        ``FAULT_COLLECTIONS``) so that counts can tell a missing document from an extra one:
+
+        - ``dropped_event``: the source updates a document, DMS never writes the change;
+        - ``corrupted_field``: DMS writes the change with the ``status`` value altered;
+        - ``source_only``: the source inserts a document, DMS never writes it;
+        - ``landing_only``: DMS writes an insert the source never had.
+        """
+        unknown = set(kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) {sorted(unknown)}: choose from {FAULT_KINDS}")
+        self.counters.batches += 1
+        rng = random.Random(f"{self.seed}:faults:{self.counters.batches}")
+        faults, landing = [], {}
+        for kind in kinds:
+            name = FAULT_COLLECTIONS[kind]
+            if kind == "dropped_event":
+                event = self._update(rng, name, self._live_index(rng, name))
+                faults.append(InjectedFault(kind, name, key_text(event.key), "differs"))
+            elif kind == "corrupted_field":
+                event = self._update(rng, name, self._live_index(rng, name))
+                corrupted = {**event.document, "status": event.document["status"] + " (corrupted)"}
+                landing[name] = [Event("U", event.key, corrupted, event.commit_us)]
+                faults.append(InjectedFault(kind, name, key_text(event.key), "differs", "status"))
+            elif kind == "source_only":
+                event = self._insert(rng, name, self.collections[name].size)
+                faults.append(InjectedFault(kind, name, key_text(event.key), "missing_in_table"))
+            else:
+                document = make_document(self.seed, name, _PHANTOM_INDEX + self.counters.batches, 0)
+                landing[name] = [Event("I", document["_id"], document, self._tick(rng))]
+                faults.append(InjectedFault(kind, name, key_text(document["_id"]), "extra_in_table"))
+        return [self._write_cdc_file(name, events, outbox) for name, events in landing.items()], faults
+
+    def _live_index(self, rng: random.Random, name: str) -> int:
+        coll = self.collections[name]
+        return rng.choice([index for index in range(coll.size) if coll.alive[index]])
 
     def _changes(self, rng: random.Random, events: int) -> Iterator[tuple[str, Event]]:
         names, weights = list(_SHARE), list(_SHARE.values())

@@ -16,12 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pymongo import ASCENDING, MongoClient
+import bson
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
+from pymongo import MongoClient
 from pymongo.read_preferences import Secondary, SecondaryPreferred
 
 from ..generator import mongodump
+from .keys import key_candidates, key_text
 
 REFUSED_READ_PREFERENCES = {"primary", "primaryPreferred", "nearest"}
+CODEC_OPTIONS = CodecOptions(tz_aware=True)
 
 
 class SourceSettingsError(ValueError):
@@ -72,18 +77,27 @@ class MongoReadSettings:
         return kind(tag_sets=list(self.tag_sets) or None, max_staleness=self.max_staleness_seconds)
 
 
+SourceDocument = tuple[dict[str, Any], int]  # a decoded document and its size as BSON, in bytes
+
+
 class DocumentSource(ABC):
-    """What every side that holds source documents can do."""
+    """What every side that holds source documents can do. Each document comes with its
+    BSON size, so that what reconciliation reads from the source can be measured."""
 
     @abstractmethod
     def count(self, collection: str) -> int: ...
 
     @abstractmethod
-    def documents(self, collection: str) -> Iterator[dict[str, Any]]:
-        """Every document of the collection, in ``_id`` order."""
+    def documents(self, collection: str) -> Iterator[SourceDocument]:
+        """Every document of the collection, in no particular order."""
 
     @abstractmethod
-    def documents_by_id(self, collection: str, ids: Iterable[Any]) -> Iterator[dict[str, Any]]: ...
+    def documents_by_key(self, collection: str, keys: Iterable[str]) -> Iterator[SourceDocument]:
+        """The documents whose key text (``keys.key_text``) is in ``keys``."""
+
+    @abstractmethod
+    def keys(self, collection: str) -> Iterator[str]:
+        """The key text of every document."""
 
 
 class SnapshotSource(DocumentSource):
@@ -92,17 +106,26 @@ class SnapshotSource(DocumentSource):
     def __init__(self, root: Path, database: str = "ledger") -> None:
         self.root, self.database = root, database
 
+    def __repr__(self) -> str:
+        return f"SnapshotSource({str(self.root)!r})"
+
+    def _raw(self, collection: str) -> Iterator[bytes]:
+        return mongodump.read_raw_collection(self.root, self.database, collection)
+
     def count(self, collection: str) -> int:
-        return sum(1 for _ in mongodump.read_collection(self.root, self.database, collection))
+        return sum(1 for _ in self._raw(collection))
 
-    def documents(self, collection: str) -> Iterator[dict[str, Any]]:
-        yield from sorted(mongodump.read_collection(self.root, self.database, collection), key=lambda d: d["_id"])
+    def documents(self, collection: str) -> Iterator[SourceDocument]:
+        return ((bson.decode(raw, codec_options=CODEC_OPTIONS), len(raw)) for raw in self._raw(collection))
 
-    def documents_by_id(self, collection: str, ids: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        wanted = set(ids)
-        yield from (
-            doc for doc in mongodump.read_collection(self.root, self.database, collection) if doc["_id"] in wanted
-        )
+    def documents_by_key(self, collection: str, keys: Iterable[str]) -> Iterator[SourceDocument]:
+        wanted = set(keys)
+        for raw in self._raw(collection):
+            if key_text(RawBSONDocument(raw)["_id"]) in wanted:
+                yield bson.decode(raw, codec_options=CODEC_OPTIONS), len(raw)
+
+    def keys(self, collection: str) -> Iterator[str]:
+        return (key_text(RawBSONDocument(raw)["_id"]) for raw in self._raw(collection))
 
 
 class MongoSource(DocumentSource):
@@ -118,6 +141,7 @@ class MongoSource(DocumentSource):
             uri,
             readPreference=settings.read_preference,
             maxStalenessSeconds=settings.max_staleness_seconds,
+            tz_aware=True,
             **settings.extra_client_options,
         )
         self._sleep = time.sleep
@@ -130,23 +154,32 @@ class MongoSource(DocumentSource):
             name, read_preference=self.settings.read_preference_object()
         )
 
+    def _find(self, collection: str, query: dict[str, Any], **options: Any):
+        return self._collection(collection).find(
+            query, batch_size=self.settings.batch_size, max_time_ms=self.settings.max_time_ms, **options
+        )
+
     def count(self, collection: str) -> int:
         return self._collection(collection).count_documents({}, maxTimeMS=self.settings.max_time_ms)
 
-    def documents(self, collection: str) -> Iterator[dict[str, Any]]:
-        cursor = self._collection(collection).find(
-            {}, sort=[("_id", ASCENDING)], batch_size=self.settings.batch_size, max_time_ms=self.settings.max_time_ms
-        )
-        yield from self._rate_limited(cursor)
+    def documents(self, collection: str) -> Iterator[SourceDocument]:
+        return self._sized(self._rate_limited(self._find(collection, {})))
 
-    def documents_by_id(self, collection: str, ids: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        ids = list(ids)
-        for start in range(0, len(ids), self.settings.batch_size):
-            batch = ids[start : start + self.settings.batch_size]
-            cursor = self._collection(collection).find(
-                {"_id": {"$in": batch}}, batch_size=self.settings.batch_size, max_time_ms=self.settings.max_time_ms
-            )
-            yield from self._rate_limited(cursor)
+    def documents_by_key(self, collection: str, keys: Iterable[str]) -> Iterator[SourceDocument]:
+        keys = list(keys)
+        for start in range(0, len(keys), self.settings.batch_size):
+            batch = keys[start : start + self.settings.batch_size]
+            ids = [candidate for key in batch for candidate in key_candidates(key)]
+            yield from self._sized(self._rate_limited(self._find(collection, {"_id": {"$in": ids}})))
+
+    def keys(self, collection: str) -> Iterator[str]:
+        # Only _id: the _id index covers the query, so the secondary never loads a document.
+        return (key_text(doc["_id"]) for doc in self._find(collection, {}, projection={"_id": True}))
+
+    @staticmethod
+    def _sized(documents: Iterable[dict[str, Any]]) -> Iterator[SourceDocument]:
+        # The driver does not expose wire sizes; the BSON size is the same number.
+        return ((document, len(bson.encode(document))) for document in documents)
 
     def _rate_limited(self, documents: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         limit = self.settings.max_documents_per_second

@@ -18,8 +18,7 @@
 {%- endmacro %}
 
 {% macro dms_collection_glob(source_node) -%}
-  {#- Files at the collection's root (full load, CDC without date folders) or under YYYY/MM/DD. -#}
-  {{- return(dms_collection_dir(source_node) ~ '/{*.parquet,*/*/*/*.parquet}') -}}
+  {{- return(dms_collection_dir(source_node) ~ '/' ~ var('dms_file_glob')) -}}
 {%- endmacro %}
 
 {% macro dms_files_glob(source_node, files) -%}

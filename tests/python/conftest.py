@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from bson.json_util import JSONOptions
 from cdclake.generator.delivery import Delivery
 from cdclake.generator.dms import EndpointSettings
 from cdclake.generator.documents import COLLECTIONS
-from cdclake.generator.simulator import Simulator
+from cdclake.generator.simulator import InjectedFault, Simulator
 from cdclake.settings import Paths
 
 JSON_OPTIONS = JSONOptions(tz_aware=True)
@@ -51,6 +51,7 @@ class Dataset:
     schema: str
     simulator: Simulator | None
     build_outcome: Any = None  # the fixture's dbt build, where it runs one
+    faults: list[InjectedFault] = field(default_factory=list)
 
     def dbt(self, *args: str):
         from cdclake.transform import run_dbt
@@ -110,6 +111,22 @@ def variant(workspace: Path, spark) -> Iterator[Dataset]:
     for _ in range(BATCHES):
         delivery.land_batch(dataset.simulator.cdc_batch(EVENTS_PER_BATCH, dataset.paths.outbox), chaotic=False)
     dataset.dbt("run", "--vars", "{dms_key_column: oid_id}")
+    yield dataset
+
+
+@pytest.fixture(scope="session")
+def faulty(workspace: Path, spark) -> Iterator[Dataset]:
+    """Batches applied in order, then a batch of injected faults applied, and a mongodump
+    snapshot of the source: reconciliation must find exactly ``faults``."""
+    dataset = new_dataset(workspace, "faulty")
+    delivery = Delivery(dataset.paths.outbox, dataset.paths.landing)
+    for _ in range(2):
+        delivery.land_batch(dataset.simulator.cdc_batch(EVENTS_PER_BATCH, dataset.paths.outbox), chaotic=False)
+    dataset.dbt("run", "--select", "current_state")
+    files, dataset.faults = dataset.simulator.inject_faults(dataset.paths.outbox)
+    delivery.land(files)
+    dataset.dbt("run", "--select", "current_state")
+    dataset.simulator.write_snapshot(dataset.paths.snapshot)
     yield dataset
 
 

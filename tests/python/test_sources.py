@@ -1,7 +1,7 @@
 """Reconciliation reads MongoDB secondaries only: proven against a fake replica set.
 
-mockupdb plays a primary and a secondary; every command that is not part of the
-driver's handshake or monitoring is recorded per server.
+mockupdb plays a primary and a secondary (``cdclake.testing.replica_set``); every command
+that is not part of the driver's handshake or monitoring is recorded per server.
 """
 
 from __future__ import annotations
@@ -11,68 +11,34 @@ from pathlib import Path
 
 import pytest
 from bson import ObjectId
-from mockupdb import MockupDB
 
 from cdclake.generator.dms import EndpointSettings
 from cdclake.generator.simulator import Simulator
 from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError
+from cdclake.testing.replica_set import FakeReplicaSet
 
-HANDSHAKE = {"ismaster", "isMaster", "hello", "ping", "endSessions", "buildInfo", "buildinfo"}
 DOCS = [{"_id": ObjectId(f"{n:024x}"), "n": n} for n in range(1, 4)]
 
 
-class FakeMember:
-    """One replica-set member that answers reads with DOCS and records what it received."""
-
-    def __init__(self) -> None:
-        self.server = MockupDB()
-        self.commands: list[str] = []
-
-    def start(self, hosts: list[str], primary: bool) -> None:
-        hello = {"setName": "rs", "hosts": hosts, "minWireVersion": 0, "maxWireVersion": 21}
-        role = {"ismaster": True, "isWritablePrimary": True} if primary else {"ismaster": False, "secondary": True}
-        self.server.autoresponds(lambda request: self._answer(request, hello | role))
-
-    def _answer(self, request, hello: dict) -> bool:
-        name = next(iter(request.doc))
-        if name in HANDSHAKE:
-            return request.ok(**hello) if name != "endSessions" else request.ok()
-        self.commands.append(name)
-        if name == "aggregate":
-            return request.ok(cursor={"id": 0, "firstBatch": [{"_id": 1, "n": len(DOCS)}], "ns": "ledger.clients"})
-        if name == "find":
-            return request.ok(cursor={"id": 0, "firstBatch": DOCS, "ns": "ledger.clients"})
-        return request.command_err(errmsg=f"unexpected command {name}")
-
-
 @pytest.fixture
-def replica_set(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMember, FakeMember]]:
-    primary, secondary = FakeMember(), FakeMember()
-    primary.server.run()
-    secondary.server.run()
-    hosts = [primary.server.address_string, secondary.server.address_string]
-    primary.start(hosts, primary=True)
-    secondary.start(hosts, primary=False)
-    monkeypatch.setenv(
-        "CDCLAKE_MONGO_URI",
-        f"mongodb://{hosts[0]}/?replicaSet=rs&serverSelectionTimeoutMS=5000&socketTimeoutMS=5000",
-    )
-    yield primary, secondary
-    primary.server.stop()
-    secondary.server.stop()
+def replica_set(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicaSet]:
+    with FakeReplicaSet({"clients": DOCS}) as fake:
+        monkeypatch.setenv("CDCLAKE_MONGO_URI", fake.uri)
+        yield fake
 
 
-def test_every_read_goes_to_the_secondary(replica_set: tuple[FakeMember, FakeMember]) -> None:
-    primary, secondary = replica_set
+def test_every_read_goes_to_the_secondary(replica_set: FakeReplicaSet) -> None:
     source = MongoSource(MongoReadSettings(batch_size=2))
     try:
         assert source.count("clients") == len(DOCS)
-        assert list(source.documents("clients")) == DOCS
-        assert list(source.documents_by_id("clients", [d["_id"] for d in DOCS])) == DOCS * 2  # two batches of ids
+        assert [doc for doc, _ in source.documents("clients")] == DOCS
+        assert list(source.keys("clients")) == [str(d["_id"]) for d in DOCS]
+        keys = [str(d["_id"]) for d in DOCS]
+        assert [doc for doc, _ in source.documents_by_key("clients", keys)] == DOCS  # ids in two batches
     finally:
         source.close()
-    assert secondary.commands == ["aggregate", "find", "find", "find"]
-    assert primary.commands == []
+    assert replica_set.secondary.commands == ["aggregate", "find", "getMore", "find", "getMore", "find", "find"]
+    assert replica_set.primary.commands == []
 
 
 @pytest.mark.parametrize("preference", ["primary", "primaryPreferred", "nearest", "secondaryPreferred"])
@@ -130,8 +96,12 @@ def test_snapshot_source_reads_a_mongodump_directory(tmp_path: Path) -> None:
     sim.full_load(200, tmp_path / "landing")
     sim.write_snapshot(tmp_path / "dump")
     source = SnapshotSource(tmp_path / "dump")
-    clients = list(source.documents("clients"))
+    clients = [doc for doc, _ in source.documents("clients")]
+    assert clients == list(sim.live_documents("clients"))
     assert source.count("clients") == len(clients) == sim.live_counts()["clients"]
-    assert [d["_id"] for d in clients] == sorted(d["_id"] for d in clients)
-    wanted = [clients[0]["_id"], clients[-1]["_id"]]
-    assert [d["_id"] for d in source.documents_by_id("clients", wanted)] == wanted
+    assert (
+        sum(size for _, size in source.documents("clients")) == (tmp_path / "dump/ledger/clients.bson").stat().st_size
+    )
+    wanted = [str(clients[0]["_id"]), str(clients[-1]["_id"])]
+    assert [str(d["_id"]) for d, _ in source.documents_by_key("clients", wanted)] == wanted
+    assert list(source.keys("clients")) == [str(d["_id"]) for d in clients]

@@ -1,0 +1,135 @@
+"""``cdclake reconcile``: wire the sides from settings, run, print, and exit 0 / 1 / 2.
+
+0: everything reconciled (mismatches in flight allowed); 1: confirmed discrepancies;
+2: a usage or connection problem, with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
+
+from ..settings import Paths, target_schema
+from .console import format_result
+from .lake import LakeState
+from .progress import Progress
+from .run import MODES, Options, StateFiles, reconcile
+from .sides import SourceSide
+from .sources import DocumentSource, MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError
+from .strategies import Bisection
+from .table import TableSide, table_name
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """A problem the operator fixes by changing a setting or running a step first."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", action="append", choices=[*MODES, "all"], help="check(s) to run (default: all)")
+    parser.add_argument("--collection", action="append", help="collection(s) to check (default: all)")
+    parser.add_argument("--source", choices=["snapshot", "mongodb"], default="snapshot")
+    parser.add_argument("--snapshot", type=Path, help="mongodump directory (default: the generator's snapshot)")
+    parser.add_argument("--sample-size", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample (same seed, same documents)")
+    parser.add_argument("--bisection-factor", type=int, default=Bisection.factor)
+    parser.add_argument("--leaf-size", type=int, default=Bisection.leaf_size)
+    mongo = parser.add_argument_group("MongoDB (--source mongodb; the URI comes from CDCLAKE_MONGO_URI)")
+    mongo.add_argument("--read-preference", default="secondary", choices=["secondary", "secondaryPreferred"])
+    mongo.add_argument(
+        "--allow-secondary-preferred", action="store_true", help="accept reading the primary as fallback"
+    )
+    mongo.add_argument("--tag-set", action="append", default=[], help="replica tags, e.g. 'use=reporting,dc=eu'")
+    mongo.add_argument("--max-staleness-seconds", type=int, default=-1)
+    mongo.add_argument("--batch-size", type=int, default=1_000)
+    mongo.add_argument("--max-time-ms", type=int, default=60_000)
+    mongo.add_argument("--max-documents-per-second", type=float)
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _options(args: argparse.Namespace) -> Options:
+    modes = tuple(MODES) if not args.mode or "all" in args.mode else tuple(dict.fromkeys(args.mode))
+    if args.sample_size <= 0 or args.bisection_factor < 2 or args.leaf_size <= 0:
+        raise UsageError("--sample-size and --leaf-size must be positive, --bisection-factor at least 2")
+    options = Options(
+        modes=modes,
+        sample_size=args.sample_size,
+        seed=args.seed,
+        bisection=Bisection(args.bisection_factor, args.leaf_size),
+    )
+    if args.collection:
+        options = Options(**{**options.__dict__, "collections": tuple(args.collection)})
+    return options
+
+
+def _tag_set(text: str) -> dict[str, str]:
+    try:
+        return dict(pair.split("=", 1) for pair in text.split(","))
+    except ValueError:
+        raise UsageError(f"--tag-set {text!r}: write tags as name=value,name=value") from None
+
+
+def _source(args: argparse.Namespace, paths: Paths) -> DocumentSource:
+    if args.source == "snapshot":
+        root = args.snapshot or paths.snapshot
+        if not root.is_dir():
+            raise UsageError(
+                f"no mongodump snapshot at {root}: run `cdclake demo` (or `cdclake generate`), or pass --snapshot"
+            )
+        return SnapshotSource(root)
+    settings = MongoReadSettings(
+        read_preference=args.read_preference,
+        allow_secondary_preferred=args.allow_secondary_preferred,
+        tag_sets=tuple(_tag_set(t) for t in args.tag_set),
+        max_staleness_seconds=args.max_staleness_seconds,
+        batch_size=args.batch_size,
+        max_time_ms=args.max_time_ms,
+        max_documents_per_second=args.max_documents_per_second,
+    )
+    return MongoSource(settings)
+
+
+def _check_tables(table: TableSide, collections: tuple[str, ...]) -> None:
+    for collection in collections:
+        name = table_name(table.schema, collection)
+        if not table.spark.catalog.tableExists(name):
+            raise UsageError(f"table {name} does not exist: run `cdclake dbt build` (or `cdclake demo`) first")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from ..spark import get_or_create_session
+
+    paths = Paths.from_env()
+    progress = Progress.silent() if args.quiet else Progress.on_terminal()
+    try:
+        options = _options(args)
+        source = _source(args, paths)
+        spark = get_or_create_session(paths)
+        table = TableSide(spark, target_schema())
+        _check_tables(table, options.collections)
+        lake = LakeState(spark, table.schema, paths.landing_uri)
+        state = StateFiles(paths.data_dir / "reconcile")
+        result = reconcile(SourceSide(source, progress), table, lake, options, state, progress, repr(source))
+        run_file = state.save(result)
+    except (UsageError, SourceSettingsError, FileNotFoundError, ConfigurationError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except OperationFailure as error:
+        print(
+            f"error: MongoDB refused a read ({error.code}): check the user's read rights and maxTimeMS", file=sys.stderr
+        )
+        return USAGE_ERROR
+    except PyMongoError as error:
+        print(
+            f"error: cannot read MongoDB ({type(error).__name__}): check CDCLAKE_MONGO_URI, the network and "
+            "that a secondary matching the read preference and tags is up",
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
+    print(format_result(result))
+    print(f"JSON result: {run_file} (latest: {state.latest})")
+    return result.exit_code

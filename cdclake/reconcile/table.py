@@ -1,0 +1,126 @@
+"""The Iceberg side: a collection's current-state table, hashed inside Spark.
+
+Digests are computed by the same Python canonical form as the source side, running in
+Spark as a vectorised (pandas) UDF over the ``document`` column, once per collection and
+cached; checksums of a whole level of segments are then one aggregate query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import reduce
+from typing import Any
+
+import pandas as pd
+from bson import json_util
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from .canonical import JSON_OPTIONS, document_hash
+from .keys import restore_id
+from .segments import EMPTY, Checksum, Segment, digest_halves, evenly_spaced, halves_digest
+from .sides import Side
+
+# Enough keys to place split points well, few enough to collect on the driver.
+_SPLIT_SAMPLE = 20_000
+
+
+def parse_table_document(key: str, text: str) -> dict[str, Any]:
+    """A ``document`` value as the source holds it (``_id`` restored if DMS left it out)."""
+    return restore_id(json_util.loads(text, json_options=JSON_OPTIONS), key)
+
+
+@F.pandas_udf(T.StructType([T.StructField("high", T.LongType()), T.StructField("low", T.LongType())]))
+def document_digest(keys: pd.Series, documents: pd.Series) -> pd.DataFrame:
+    halves = [digest_halves(document_hash(parse_table_document(k, d))) for k, d in zip(keys, documents, strict=True)]
+    return pd.DataFrame(halves, columns=["high", "low"], dtype="int64")
+
+
+def table_name(schema: str, collection: str) -> str:
+    return f"{schema}.current_{collection}"
+
+
+def _in_segment(segment: Segment) -> Column:
+    condition = F.lit(True)
+    if segment.low is not None:
+        condition &= F.col("key") >= F.lit(segment.low)
+    if segment.high is not None:
+        condition &= F.col("key") < F.lit(segment.high)
+    return condition
+
+
+class TableSide(Side):
+    """The current-state Iceberg table of each collection (live rows; tombstones are not
+    documents)."""
+
+    label = "table"
+
+    def __init__(self, spark: SparkSession, schema: str) -> None:
+        self.spark, self.schema = spark, schema
+        self._digests: dict[str, DataFrame] = {}
+
+    def live_rows(self, collection: str) -> DataFrame:
+        return self.spark.table(table_name(self.schema, collection)).where("not is_deleted")
+
+    def _digest_frame(self, collection: str) -> DataFrame:
+        if collection not in self._digests:
+            frame = (
+                self.live_rows(collection)
+                .select(F.col("_id").alias("key"), document_digest("_id", "document").alias("digest"))
+                .select("key", "digest.high", "digest.low")
+                .persist(StorageLevel.MEMORY_AND_DISK)
+            )
+            frame.count()  # hash once, here, so that every later query reads the cache
+            self._digests[collection] = frame
+        return self._digests[collection]
+
+    def count(self, collection: str) -> int:
+        return self.live_rows(collection).count()
+
+    def checksums(self, segments: Sequence[Segment]) -> list[Checksum]:
+        if not segments:
+            return []
+        frame = self._digest_frame(segments[0].collection)
+        which = reduce(
+            lambda otherwise, item: otherwise.when(_in_segment(item[1]), F.lit(item[0])),
+            enumerate(segments[1:], start=1),
+            F.when(_in_segment(segments[0]), F.lit(0)),
+        )
+        rows = (
+            frame.select(which.alias("segment"), "high", "low")
+            .where("segment is not null")
+            .groupBy("segment")
+            .agg(F.count("*").alias("n"), F.bit_xor("high").alias("high"), F.bit_xor("low").alias("low"))
+            .collect()
+        )
+        found = {row["segment"]: Checksum(row["n"], row["high"], row["low"]) for row in rows}
+        return [found.get(number, EMPTY) for number in range(len(segments))]
+
+    def digests(self, segment: Segment) -> dict[str, bytes]:
+        rows = self._digest_frame(segment.collection).where(_in_segment(segment)).collect()
+        return {row["key"]: halves_digest(row["high"], row["low"]) for row in rows}
+
+    def split_points(self, segment: Segment, parts: int) -> list[str]:
+        keys = self._digest_frame(segment.collection).where(_in_segment(segment)).select("key")
+        total = keys.count()
+        if total > _SPLIT_SAMPLE:
+            keys = keys.sample(fraction=_SPLIT_SAMPLE / total, seed=0)
+        return evenly_spaced(sorted(row["key"] for row in keys.collect()), parts)
+
+    def documents(self, collection: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        keys = sorted(set(keys))
+        if not keys:
+            return {}
+        wanted = self.spark.createDataFrame([(key,) for key in keys], "key string")
+        rows = self.live_rows(collection).join(F.broadcast(wanted), F.col("_id") == wanted["key"]).collect()
+        return {row["_id"]: parse_table_document(row["_id"], row["document"]) for row in rows}
+
+    def keys(self, collection: str) -> list[str]:
+        return [row["_id"] for row in self.live_rows(collection).select("_id").collect()]
+
+    def release(self) -> None:
+        for frame in self._digests.values():
+            frame.unpersist()
+        self._digests.clear()

@@ -1,0 +1,1 @@
+"""Honest doubles for what cannot run on a developer machine (a MongoDB replica set)."""
