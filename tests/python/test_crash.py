@@ -1,12 +1,14 @@
-"""A dbt run killed (SIGKILL) while applying a batch: the next run converges, nothing lost or doubled.
+"""Runs killed (SIGKILL) midway: the next run converges, nothing lost or doubled.
 
-Each case runs dbt in a child process against the test session's warehouse, kills it when
-its progress output reaches a point, runs it again in this process, and compares with the
-source.
+Each dbt case runs dbt in a child process against the test session's warehouse, kills it
+when its progress output reaches a point, runs it again in this process, and compares
+with the source. The reconciliation case kills ``cdclake reconcile`` midway and checks
+that the last result is untouched and that a rerun gives the full result.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -109,3 +111,43 @@ def test_killed_run_converges(workspace: Path, spark, point: str) -> None:
         f"select count(*) from {schema}.dms_applied_files where file_path like '%/invoices/%'"
     ).first()[0]
     assert unrecorded == len(list((paths.landing / "ledger" / "invoices").rglob("*.parquet")))
+
+
+def reconcile_process(workspace: Path, dataset: Dataset) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        CDCLAKE_DATA_DIR=str(workspace / "shared"),  # the test session's tables
+        CDCLAKE_LANDING_ROOT=str(dataset.paths.landing),
+        CDCLAKE_SCHEMA=dataset.schema,
+        PYTHONUNBUFFERED="1",
+    )
+    command = [sys.executable, "-m", "cdclake", "reconcile", "--snapshot", str(dataset.paths.snapshot)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def findings(result: dict) -> set[tuple[str, str, str, str, bool]]:
+    return {
+        (check["mode"], check["collection"], m["key"], m["kind"], m["in_flight"])
+        for check in result["checks"]
+        for m in check["mismatches"]
+    }
+
+
+def test_killed_reconciliation_leaves_the_last_result_whole_and_a_rerun_gives_the_full_result(
+    workspace: Path, faulty: Dataset
+) -> None:
+    complete = reconcile_process(workspace, faulty)
+    complete.communicate()
+    assert complete.returncode == 1  # the injected faults are discrepancies
+    latest = workspace / "shared" / "reconcile" / "latest.json"
+    before = latest.read_bytes()
+
+    # Killed while the third collection's full check runs, after earlier checks finished.
+    assert run_until(reconcile_process(workspace, faulty), "invoices: full")
+    assert latest.read_bytes() == before
+
+    rerun = reconcile_process(workspace, faulty)
+    rerun.communicate()
+    assert rerun.returncode == 1
+    assert findings(json.loads(latest.read_text())) == findings(json.loads(before))
+    assert {f.key for f in faulty.faults} <= {key for _, _, key, _, _ in findings(json.loads(latest.read_text()))}
