@@ -108,6 +108,11 @@ def cmd_lint_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .reconcile.command import reconcile_and_save
+    from .reconcile.console import format_result
+    from .reconcile.progress import Progress
+    from .reconcile.run import Options
+    from .reconcile.sources import SnapshotSource
     from .summary import print_run_summary
     from .transform import run_dbt
 
@@ -123,7 +128,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say("Running dbt build on local Spark + Iceberg …")
     outcome = run_dbt(["build"], paths)
     print_run_summary(paths, outcome, sim.live_counts())
-    return 0 if outcome.success else 1
+    if not outcome.success:
+        return 1
+    _say("Reconciling the tables against the mongodump snapshot (counts, changed, sample, full) …")
+    result, run_file = reconcile_and_save(paths, SnapshotSource(paths.snapshot), Options(), Progress.on_terminal())
+    print(format_result(result))
+    print(f"JSON result: {run_file}")
+    return result.exit_code
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -158,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("paths", nargs="*")
     lint.set_defaults(func=cmd_lint_sql)
 
-    demo = sub.add_parser("demo", help="generate (or advance) the source, run dbt build, summarise")
+    demo = sub.add_parser("demo", help="generate (or advance) the source, run dbt build, reconcile, summarise")
     demo.add_argument("--documents", type=int, default=20_000)
     demo.add_argument("--events", type=int, default=2_000)
     demo.add_argument("--seed", type=int, default=7)

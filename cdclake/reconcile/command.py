@@ -16,6 +16,7 @@ from ..settings import Paths, target_schema
 from .console import format_result
 from .lake import LakeState
 from .progress import Progress
+from .result import RunResult
 from .run import MODES, Options, StateFiles, reconcile
 from .sides import SourceSide
 from .sources import DocumentSource, MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError
@@ -100,27 +101,36 @@ def _check_tables(table: TableSide, collections: tuple[str, ...]) -> None:
             raise UsageError(f"table {name} does not exist: run `cdclake dbt build` (or `cdclake demo`) first")
 
 
-def run_command(args: argparse.Namespace) -> int:
+def reconcile_and_save(
+    paths: Paths, source: DocumentSource, options: Options, progress: Progress
+) -> tuple[RunResult, Path]:
+    """Reconcile the local warehouse's tables against ``source`` and save the result."""
     from ..spark import get_or_create_session
 
+    spark = get_or_create_session(paths)
+    table = TableSide(spark, target_schema())
+    _check_tables(table, options.collections)
+    lake = LakeState(spark, table.schema, paths.landing_uri)
+    state = StateFiles(paths.data_dir / "reconcile")
+    try:
+        result = reconcile(SourceSide(source, progress), table, lake, options, state, progress, repr(source))
+    finally:
+        table.release()
+    return result, state.save(result)
+
+
+def run_command(args: argparse.Namespace) -> int:
     paths = Paths.from_env()
     progress = Progress.silent() if args.quiet else Progress.on_terminal()
     try:
-        options = _options(args)
-        source = _source(args, paths)
-        spark = get_or_create_session(paths)
-        table = TableSide(spark, target_schema())
-        _check_tables(table, options.collections)
-        lake = LakeState(spark, table.schema, paths.landing_uri)
-        state = StateFiles(paths.data_dir / "reconcile")
-        result = reconcile(SourceSide(source, progress), table, lake, options, state, progress, repr(source))
-        run_file = state.save(result)
+        result, run_file = reconcile_and_save(paths, _source(args, paths), _options(args), progress)
     except (UsageError, SourceSettingsError, FileNotFoundError, ConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except OperationFailure as error:
         print(
-            f"error: MongoDB refused a read ({error.code}): check the user's read rights and maxTimeMS", file=sys.stderr
+            f"error: MongoDB refused a read ({error.code}): check the user's read rights and maxTimeMS",
+            file=sys.stderr,
         )
         return USAGE_ERROR
     except PyMongoError as error:
@@ -131,5 +141,5 @@ def run_command(args: argparse.Namespace) -> int:
         )
         return USAGE_ERROR
     print(format_result(result))
-    print(f"JSON result: {run_file} (latest: {state.latest})")
+    print(f"JSON result: {run_file}")
     return result.exit_code

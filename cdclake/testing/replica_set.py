@@ -65,11 +65,11 @@ class FakeMember:
             request, _Cursor(f"ledger.{doc['find']}", list(documents)), doc.get("batchSize"), "firstBatch"
         )
 
-    def _getMore(self, request, doc: dict[str, Any]) -> bool:  # noqa: N802 (the command's name)
+    def _getMore(self, request, doc: dict[str, Any]) -> bool:  # named after the command (see _answer)
         cursor = self._cursors.pop(doc["getMore"])
         return self._batch(request, cursor, doc.get("batchSize"), "nextBatch")
 
-    def _killCursors(self, request, doc: dict[str, Any]) -> bool:  # noqa: N802
+    def _killCursors(self, request, doc: dict[str, Any]) -> bool:
         for cursor_id in doc.get("cursors", []):
             self._cursors.pop(cursor_id, None)
         return request.ok(cursorsKilled=doc.get("cursors", []))

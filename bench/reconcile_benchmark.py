@@ -1,0 +1,211 @@
+"""Benchmark of reconciliation (issue #3), measured in one run (see bench/README.md).
+
+1,000,000 documents landed and applied by dbt, then 10 differences injected through the
+generator's faults (dropped CDC events, corrupted fields, source-only and landing-only
+documents) and applied. Measured:
+
+(a) `full` mode end to end over all collections against the mongodump snapshot (Spark
+    session already up; its start-up is reported apart), with the documents bisection
+    compared key by key, the documents diffed, and the bytes read from the source;
+(b) the same `full` run against a fake replica set (mockupdb, real pymongo on the wire),
+    counting with pymongo command monitoring the commands each member receives.
+
+Canonical-hash throughput is measured by bench/hash_benchmark.py.
+
+    .venv/bin/python -m bench.reconcile_benchmark [--documents N] [--skip-replica-set]
+
+Data goes to data/bench-reconcile/ (reused when the size matches); results to
+bench/results/reconcile.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from collections import Counter
+
+from pymongo import MongoClient, monitoring
+
+from cdclake.generator.delivery import Delivery
+from cdclake.generator.dms import EndpointSettings
+from cdclake.generator.documents import COLLECTIONS
+from cdclake.generator.simulator import InjectedFault, Simulator
+from cdclake.settings import PROJECT_DIR, Paths
+
+RESULTS = PROJECT_DIR / "bench" / "results"
+SCHEMA = "bench_reconcile"
+# 10 differences: every kind twice, then a dropped event and a corrupted field once more.
+FAULT_ROUNDS = [
+    ("dropped_event", "corrupted_field", "source_only", "landing_only"),
+    ("dropped_event", "corrupted_field", "source_only", "landing_only"),
+    ("dropped_event", "corrupted_field"),
+]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def dbt_apply(paths: Paths) -> None:
+    from cdclake.transform import run_dbt
+
+    outcome = run_dbt(["run", "--select", "current_state", "--quiet"], paths, schema=SCHEMA)
+    if not outcome.success:
+        raise SystemExit(f"dbt failed: {outcome.error or outcome.statuses}")
+
+
+def prepare(paths: Paths, documents: int) -> list[InjectedFault]:
+    marker = paths.data_dir / f"prepared-{documents}.json"
+    if marker.is_file():
+        return [InjectedFault(**fault) for fault in json.loads(marker.read_text())]
+    shutil.rmtree(paths.data_dir, ignore_errors=True)
+    log(f"generating {documents:,} documents and their DMS full load")
+    sim = Simulator(paths.simulator_state, 23, EndpointSettings(), rows_per_file=100_000)
+    sim.full_load(documents, paths.landing)
+    log("dbt: applying the full load")
+    dbt_apply(paths)
+    faults: list[InjectedFault] = []
+    delivery = Delivery(paths.outbox, paths.landing)
+    for kinds in FAULT_ROUNDS:
+        files, injected = sim.inject_faults(paths.outbox, kinds)
+        delivery.land(files)
+        faults += injected
+    log(f"dbt: applying the batch with {len(faults)} injected differences")
+    dbt_apply(paths)
+    log("writing the mongodump snapshot")
+    sim.write_snapshot(paths.snapshot)
+    sim.save()
+    marker.write_text(json.dumps([fault.__dict__ for fault in faults]))
+    return faults
+
+
+class CommandCounter(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.by_server: Counter[tuple[str, int]] = Counter()
+        self.by_name: Counter[tuple[tuple[str, int], str]] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.by_server[event.connection_id] += 1
+        self.by_name[event.connection_id, event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def run_full(paths: Paths, source, faults: list[InjectedFault]) -> dict:
+    from cdclake.reconcile.lake import LakeState
+    from cdclake.reconcile.progress import Progress
+    from cdclake.reconcile.run import Options, StateFiles, reconcile
+    from cdclake.reconcile.sides import SourceSide
+    from cdclake.reconcile.table import TableSide
+    from cdclake.spark import get_or_create_session
+
+    spark = get_or_create_session(paths)
+    source_side, table_side = SourceSide(source, Progress.on_terminal()), TableSide(spark, SCHEMA)
+    lake = LakeState(spark, SCHEMA, str(paths.landing))
+    started = time.perf_counter()
+    result = reconcile(
+        source_side,
+        table_side,
+        lake,
+        Options(modes=("full",)),
+        StateFiles(paths.data_dir / "reconcile"),
+        Progress.on_terminal(),
+        repr(source),
+    )
+    seconds = time.perf_counter() - started
+    table_side.release()
+    found = {(m.collection, m.key, m.kind) for check in result.checks for m in check.mismatches}
+    injected = {(f.collection, f.key, f.expected) for f in faults}
+    documents = sum(check.source_count for check in result.checks)
+    in_leaves = sum(check.details["documents_in_leaves"] for check in result.checks)
+    return {
+        "seconds": round(seconds, 1),
+        "documents_source": documents,
+        "documents_table": sum(check.table_count for check in result.checks),
+        "differences_injected": len(injected),
+        "differences_found": len(found),
+        "precision_recall_100": found == injected,
+        "segments_compared": sum(check.details["segments_compared"] for check in result.checks),
+        "documents_compared_in_leaves": in_leaves,
+        "share_compared_in_leaves_percent": round(100 * in_leaves / documents, 3),
+        "documents_diffed_field_by_field": sum(check.compared for check in result.checks),
+        "source_documents_read": source_side.stats.documents,
+        "source_bytes_read": source_side.stats.bytes,
+    }
+
+
+def bench_snapshot(paths: Paths, faults: list[InjectedFault]) -> dict:
+    from cdclake.reconcile.sources import SnapshotSource
+    from cdclake.spark import get_or_create_session
+
+    started = time.perf_counter()
+    get_or_create_session(paths).sql("select 1").collect()
+    startup = time.perf_counter() - started
+    log("full mode against the mongodump snapshot")
+    figures = run_full(paths, SnapshotSource(paths.snapshot), faults)
+    figures["spark_session_start_seconds"] = round(startup, 1)
+    figures["snapshot_bytes"] = sum(f.stat().st_size for f in paths.snapshot.rglob("*.bson"))
+    return figures
+
+
+def bench_replica_set(paths: Paths, faults: list[InjectedFault]) -> dict:
+    from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource
+    from cdclake.testing.replica_set import FakeReplicaSet
+
+    log("loading the snapshot into the fake replica set")
+    snapshot = SnapshotSource(paths.snapshot)
+    data = {name: [doc for doc, _ in snapshot.documents(name)] for name in COLLECTIONS}
+    counter = CommandCounter()
+    with FakeReplicaSet(data) as replica_set:
+        os.environ["CDCLAKE_MONGO_URI"] = replica_set.uri
+        source = MongoSource(
+            MongoReadSettings(batch_size=5_000),
+            client_factory=lambda uri, **options: MongoClient(uri, event_listeners=[counter], **options),
+        )
+        log("full mode against the fake replica set")
+        figures = run_full(paths, source, faults)
+        source.close()
+        members = {
+            "primary": replica_set.primary.server.address,
+            "secondary": replica_set.secondary.server.address,
+        }
+    figures["commands_sent"] = {role: counter.by_server[address] for role, address in members.items()}
+    figures["commands_by_name"] = {
+        role: {name: n for (server, name), n in counter.by_name.items() if server == address}
+        for role, address in members.items()
+    }
+    figures["commands_recorded_by_primary"] = list(replica_set.primary.commands)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--documents", type=int, default=1_000_000)
+    parser.add_argument("--skip-replica-set", action="store_true")
+    args = parser.parse_args()
+    paths = Paths(PROJECT_DIR / "data" / "bench-reconcile")
+    os.environ["CDCLAKE_DATA_DIR"] = str(paths.data_dir)
+    faults = prepare(paths, args.documents)
+    results = {
+        "documents": args.documents,
+        "machine": f"{os.cpu_count()} cores",
+        "snapshot": bench_snapshot(paths, faults),
+    }
+    log(json.dumps(results["snapshot"], indent=2))
+    if not args.skip_replica_set:
+        results["replica_set"] = bench_replica_set(paths, faults)
+        log(json.dumps(results["replica_set"], indent=2, default=str))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "reconcile.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    log(f"written {RESULTS / 'reconcile.json'}")
+
+
+if __name__ == "__main__":
+    main()
