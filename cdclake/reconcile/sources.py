@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import bson
-from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 from pymongo.read_preferences import Secondary, SecondaryPreferred
 
 from ..generator import mongodump
+from .canonical import BSON_OPTIONS
 from .keys import key_candidates, key_text
 
 REFUSED_READ_PREFERENCES = {"primary", "primaryPreferred", "nearest"}
-CODEC_OPTIONS = CodecOptions(tz_aware=True)
 
 
 class SourceSettingsError(ValueError):
@@ -116,13 +115,13 @@ class SnapshotSource(DocumentSource):
         return sum(1 for _ in self._raw(collection))
 
     def documents(self, collection: str) -> Iterator[SourceDocument]:
-        return ((bson.decode(raw, codec_options=CODEC_OPTIONS), len(raw)) for raw in self._raw(collection))
+        return ((bson.decode(raw, codec_options=BSON_OPTIONS), len(raw)) for raw in self._raw(collection))
 
     def documents_by_key(self, collection: str, keys: Iterable[str]) -> Iterator[SourceDocument]:
         wanted = set(keys)
         for raw in self._raw(collection):
             if key_text(RawBSONDocument(raw)["_id"]) in wanted:
-                yield bson.decode(raw, codec_options=CODEC_OPTIONS), len(raw)
+                yield bson.decode(raw, codec_options=BSON_OPTIONS), len(raw)
 
     def keys(self, collection: str) -> Iterator[str]:
         return (key_text(RawBSONDocument(raw)["_id"]) for raw in self._raw(collection))
@@ -141,7 +140,6 @@ class MongoSource(DocumentSource):
             uri,
             readPreference=settings.read_preference,
             maxStalenessSeconds=settings.max_staleness_seconds,
-            tz_aware=True,
             **settings.extra_client_options,
         )
         self._sleep = time.sleep
