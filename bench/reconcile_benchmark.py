@@ -101,8 +101,9 @@ class CommandCounter(monitoring.CommandListener):
 def run_full(paths: Paths, source, faults: list[InjectedFault]) -> dict:
     from cdclake.reconcile.lake import LakeState
     from cdclake.reconcile.progress import Progress
-    from cdclake.reconcile.run import Options, StateFiles, reconcile
+    from cdclake.reconcile.run import Options, reconcile
     from cdclake.reconcile.sides import SourceSide
+    from cdclake.reconcile.state import StateFiles
     from cdclake.reconcile.table import TableSide
     from cdclake.spark import get_or_create_session
 

@@ -17,9 +17,10 @@ from .console import format_result
 from .lake import LakeState
 from .progress import Progress
 from .result import RunResult
-from .run import MODES, Options, StateFiles, reconcile
+from .run import MODES, Options, reconcile
 from .sides import SourceSide
 from .sources import DocumentSource, MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError
+from .state import StateFiles
 from .strategies import Bisection
 from .table import TableSide, table_name
 
@@ -49,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mongo.add_argument("--batch-size", type=int, default=1_000)
     mongo.add_argument("--max-time-ms", type=int, default=60_000)
     mongo.add_argument("--max-documents-per-second", type=float)
+    parser.add_argument(
+        "--state-uri",
+        help="where results and in-flight mismatches are kept: a folder or s3://bucket/prefix "
+        "(default: data/reconcile)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -102,8 +108,8 @@ def _check_tables(table: TableSide, collections: tuple[str, ...]) -> None:
 
 
 def reconcile_and_save(
-    paths: Paths, source: DocumentSource, options: Options, progress: Progress
-) -> tuple[RunResult, Path]:
+    paths: Paths, source: DocumentSource, options: Options, progress: Progress, state_uri: str | None = None
+) -> tuple[RunResult, str]:
     """Reconcile the local warehouse's tables against ``source`` and save the result."""
     from ..spark import get_or_create_session
 
@@ -111,7 +117,7 @@ def reconcile_and_save(
     table = TableSide(spark, target_schema())
     _check_tables(table, options.collections)
     lake = LakeState(spark, table.schema, paths.landing_uri)
-    state = StateFiles(paths.data_dir / "reconcile")
+    state = StateFiles(state_uri or paths.data_dir / "reconcile")
     try:
         result = reconcile(SourceSide(source, progress), table, lake, options, state, progress, repr(source))
     finally:
@@ -123,7 +129,7 @@ def run_command(args: argparse.Namespace) -> int:
     paths = Paths.from_env()
     progress = Progress.silent() if args.quiet else Progress.on_terminal()
     try:
-        result, run_file = reconcile_and_save(paths, _source(args, paths), _options(args), progress)
+        result, run_file = reconcile_and_save(paths, _source(args, paths), _options(args), progress, args.state_uri)
     except (UsageError, SourceSettingsError, FileNotFoundError, ConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR

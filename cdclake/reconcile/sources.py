@@ -39,6 +39,8 @@ class MongoReadSettings:
 
     database: str = "ledger"
     uri_env: str = "CDCLAKE_MONGO_URI"
+    # In AWS: the name of a Secrets Manager secret holding the URI (read with the job's role).
+    uri_secret_env: str = "CDCLAKE_MONGO_URI_SECRET"
     read_preference: str = "secondary"
     allow_secondary_preferred: bool = False
     tag_sets: tuple[dict[str, str], ...] = ()
@@ -127,15 +129,32 @@ class SnapshotSource(DocumentSource):
         return (key_text(RawBSONDocument(raw)["_id"]) for raw in self._raw(collection))
 
 
+def connection_string(settings: MongoReadSettings, secrets_client=None) -> str:
+    """The URI from the environment, or from the Secrets Manager secret it names."""
+    uri = os.environ.get(settings.uri_env)
+    secret = os.environ.get(settings.uri_secret_env)
+    if not uri and secret:
+        if secrets_client is None:
+            import boto3
+
+            secrets_client = boto3.client("secretsmanager")
+        uri = secrets_client.get_secret_value(SecretId=secret)["SecretString"]
+    if not uri:
+        raise SourceSettingsError(
+            f"set {settings.uri_env} to the replica set's connection string, or {settings.uri_secret_env} "
+            "to the name of a Secrets Manager secret holding it"
+        )
+    return uri
+
+
 class MongoSource(DocumentSource):
     """A live replica set, read from secondaries only, with bounded load."""
 
     def __init__(self, settings: MongoReadSettings, client_factory: Callable[..., MongoClient] = MongoClient) -> None:
         settings.validate()  # before any connection
-        uri = os.environ.get(settings.uri_env)
-        if not uri:
-            raise SourceSettingsError(f"set {settings.uri_env} to the replica set's connection string")
+        uri = connection_string(settings)
         self.settings = settings
+        # These options override any readPreference the URI carries.
         self._client = client_factory(
             uri,
             readPreference=settings.read_preference,

@@ -13,9 +13,10 @@ from cdclake.cli import main
 from cdclake.generator.delivery import Delivery
 from cdclake.reconcile.lake import LakeState
 from cdclake.reconcile.progress import Progress
-from cdclake.reconcile.run import Options, StateFiles, reconcile
+from cdclake.reconcile.run import Options, reconcile
 from cdclake.reconcile.sides import SourceSide
 from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource
+from cdclake.reconcile.state import StateFiles
 from cdclake.reconcile.table import TableSide
 from cdclake.testing.replica_set import FakeReplicaSet
 

@@ -21,10 +21,11 @@ from cdclake.reconcile.canonical import document_hash
 from cdclake.reconcile.lake import PendingChanges
 from cdclake.reconcile.progress import Progress
 from cdclake.reconcile.result import DIFFERS, DISCREPANCIES, EXTRA_IN_TABLE, IN_FLIGHT, MISSING_IN_TABLE, RECONCILED
-from cdclake.reconcile.run import Options, StateFiles, reconcile
+from cdclake.reconcile.run import Options, reconcile
 from cdclake.reconcile.segments import DigestIndex, Segment
 from cdclake.reconcile.sides import SourceSide
 from cdclake.reconcile.sources import MongoReadSettings, MongoSource
+from cdclake.reconcile.state import StateFiles
 from cdclake.reconcile.strategies import Bisection, check_changed, check_counts, check_full, check_sample, sample_keys
 
 SEED = 3
@@ -168,14 +169,14 @@ def test_in_flight_mismatches_are_rechecked_and_only_confirmed_ones_fail(sides, 
 
     first = run(FakeLake(pending_keys={key}, latest_keys=[key]))
     assert (first.status, first.exit_code) == (IN_FLIGHT, 0)
-    assert [m["key"] for m in json.loads(state.in_flight.read_text())] == [key]
+    assert [m["key"] for m in json.loads(state.store.read(state.IN_FLIGHT))] == [key]
 
     # The next apply did not fix it: the re-check confirms it and the run fails.
     second = run(FakeLake())
     assert [c.mode for c in second.checks] == ["recheck", "changed"]
     assert [(m.key, m.in_flight) for m in second.checks[0].mismatches] == [(key, False)]
     assert (second.status, second.exit_code) == (DISCREPANCIES, 1)
-    assert json.loads(state.in_flight.read_text()) == []
+    assert json.loads(state.store.read(state.IN_FLIGHT)) == []
 
     # A mismatch that the next apply does fix disappears on re-check.
     run(FakeLake(pending_keys={key}, latest_keys=[key]))
@@ -185,4 +186,4 @@ def test_in_flight_mismatches_are_rechecked_and_only_confirmed_ones_fail(sides, 
     third = run(FakeLake())
     assert third.checks[0].mode == "recheck" and third.checks[0].mismatches == []
     assert third.status == RECONCILED
-    assert json.loads(state.latest.read_text())["status"] == RECONCILED
+    assert state.latest()["status"] == RECONCILED

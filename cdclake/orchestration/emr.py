@@ -1,0 +1,41 @@
+"""The reconciliation job on EMR on EKS: the job spec is infra/emr/reconcile-job.json,
+read and filled when the task runs (never while the DAG is parsed)."""
+
+from __future__ import annotations
+
+import json
+from string import Template
+from typing import Any
+
+from airflow.providers.amazon.aws.operators.emr import EmrContainerOperator
+
+from ..settings import PROJECT_DIR
+from .config import PipelineConfig
+
+JOB_SPEC = PROJECT_DIR / "infra" / "emr" / "reconcile-job.json"
+
+
+def state_uri(config: PipelineConfig) -> str:
+    """Where the job keeps results and in-flight mismatches between runs."""
+    return f"s3://{config.report_bucket}/{config.report_prefix}/reconcile"
+
+
+def job_spec(config: PipelineConfig) -> dict[str, Any]:
+    """The job spec with its ``${NAME}`` placeholders filled; unknown names are an error."""
+    values = {name.upper(): str(value) for name, value in vars(config).items()}
+    values["STATE_URI"] = state_uri(config)
+    values["EMR_JOB_SCRIPT_URI_DIR"] = config.emr_job_script_uri.rpartition("/")[0]
+    return json.loads(Template(JOB_SPEC.read_text()).substitute(values))
+
+
+class ReconcileOnEmr(EmrContainerOperator):
+    """EmrContainerOperator whose job driver and configuration come from the repo's spec."""
+
+    def __init__(self, *, config: PipelineConfig, **kwargs: Any) -> None:
+        super().__init__(job_driver={}, configuration_overrides={}, release_label=config.emr_release_label, **kwargs)
+        self.config = config
+
+    def execute(self, context: Any) -> str | None:
+        spec = job_spec(self.config)
+        self.job_driver, self.configuration_overrides = spec["jobDriver"], spec["configurationOverrides"]
+        return super().execute(context)

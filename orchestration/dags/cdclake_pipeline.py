@@ -1,0 +1,140 @@
+"""cdclake: new DMS files in → dbt → checks → published results.
+
+1. Wait for DMS files that landed since the last successful apply: S3KeySensor on S3
+   (``check_fn`` compares their LastModified with the watermark), FileSensor plus a
+   short-circuit on the local landing folder. Nothing new: dbt and the checks are skipped.
+2. dbt through astronomer-cosmos, one task per model and its tests: the local Spark
+   target by default, the Glue target (dbt-glue) on AWS.
+3. Reconciliation: in this worker locally; on AWS a Spark job on EMR on EKS (job spec in
+   infra/emr/).
+4. Publish the result (local folder or S3) and fail the run on confirmed discrepancies.
+
+Settings: ``cdclake.orchestration.config`` (README, "Airflow"). ``max_active_runs=1``: two
+runs must never merge into the same tables at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
+from airflow.sdk import DAG, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+from cdclake.orchestration import tasks
+from cdclake.orchestration.config import PipelineConfig
+from cdclake.settings import DATABASE, PROJECT_DIR, Paths
+from cdclake.transform import dbt_environment
+
+CONFIG = PipelineConfig.from_env()
+PATHS = Paths.from_env()
+ON_AWS = CONFIG.environment == "aws"
+
+default_args = {
+    "owner": "data-platform",
+    "retries": 2,  # S3 listings and Glue sessions fail transiently; a MERGE rerun is safe
+    "retry_delay": dt.timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "execution_timeout": dt.timedelta(hours=1),
+}
+
+with DAG(
+    dag_id="cdclake_pipeline",
+    description="DMS landing → dbt (Iceberg current state) → reconciliation → published results",
+    schedule=dt.timedelta(minutes=CONFIG.schedule_minutes),
+    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=dt.timedelta(hours=3),
+    default_args=default_args,
+    tags=["cdclake", "dms", "dbt", "reconciliation"],
+    doc_md=__doc__,
+) as dag:
+    if ON_AWS:
+        from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+
+        from cdclake.orchestration.landing_watch import s3_files_are_new
+
+        wait_for_files = S3KeySensor(
+            task_id="wait_for_new_dms_files",
+            bucket_name=CONFIG.variable("landing_bucket"),
+            bucket_key=f"{CONFIG.landing_prefix}/{DATABASE}/*.parquet",  # fnmatch: * spans folders
+            wildcard_match=True,
+            check_fn=s3_files_are_new,
+            metadata_keys=["Key", "LastModified"],
+            mode="reschedule",
+            poke_interval=120,
+            timeout=dt.timedelta(minutes=CONFIG.schedule_minutes).total_seconds(),
+            soft_fail=True,  # nothing new before the next run is due: skip, not fail
+        )
+        gate = wait_for_files
+    else:
+        from airflow.providers.standard.sensors.filesystem import FileSensor
+
+        wait_for_files = FileSensor(
+            task_id="wait_for_landing_files",
+            fs_conn_id="fs_default",
+            filepath=str(PATHS.landing / DATABASE / "*" / "*.parquet"),
+            poke_interval=30,
+            timeout=dt.timedelta(minutes=CONFIG.schedule_minutes).total_seconds(),
+            mode="reschedule",
+            soft_fail=True,
+        )
+        gate = ShortCircuitOperator(task_id="new_files_since_last_apply", python_callable=tasks.landed_since_last_apply)
+        wait_for_files >> gate
+
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(
+            manifest_path=os.environ.get("CDCLAKE_DBT_MANIFEST", str(PATHS.dbt_dir / "target" / "manifest.json")),
+            project_name="cdclake",
+        ),
+        profile_config=ProfileConfig(
+            profile_name="cdclake",
+            target_name="glue" if ON_AWS else "local",
+            profiles_yml_filepath=PROJECT_DIR / "profiles" / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            dbt_project_path=PROJECT_DIR,
+        ),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        operator_args={
+            "env": dbt_environment(PATHS) | ({"CDCLAKE_LANDING_ROOT": CONFIG.landing_uri} if ON_AWS else {}),
+            "install_deps": False,  # no dbt packages: the macros are the project's own
+            **({} if ON_AWS else {"pre_execute": tasks.ensure_local_spark}),
+        },
+    )
+
+    @task
+    def record_watermark(dag_run=None) -> str:
+        return tasks.record_watermark(dag_run)
+
+    if ON_AWS:
+        from cdclake.orchestration.emr import ReconcileOnEmr, state_uri
+
+        reconcile = ReconcileOnEmr(
+            task_id="reconcile",
+            name="cdclake-reconcile",
+            config=CONFIG,
+            virtual_cluster_id=CONFIG.variable("emr_virtual_cluster_id"),
+            execution_role_arn=CONFIG.variable("emr_execution_role_arn"),
+            max_polling_attempts=120,
+            execution_timeout=dt.timedelta(hours=2),
+        )
+        results = state_uri(CONFIG)
+    else:
+        reconcile = PythonOperator(
+            task_id="reconcile", python_callable=tasks.reconcile_locally, pre_execute=tasks.ensure_local_spark
+        )
+        results = str(PATHS.data_dir / "reconcile")
+
+    @task(retries=0)  # a verdict, not a transient failure
+    def publish() -> str:
+        return tasks.publish_results(results, CONFIG)
+
+    gate >> dbt >> [record_watermark(), reconcile]
+    reconcile >> publish()
