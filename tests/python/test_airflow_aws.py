@@ -1,0 +1,174 @@
+"""The DAG's AWS wiring against moto, marked as what it is: AWS is not reachable from
+these machines, so these prove the requests are well formed and the pieces agree, not
+that AWS runs them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from pathlib import Path
+from string import Template
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+from cdclake.orchestration import landing_watch
+from cdclake.orchestration.config import PipelineConfig
+from cdclake.reconcile.sources import MongoReadSettings, connection_string
+from cdclake.reconcile.state import S3Store
+from cdclake.settings import PROJECT_DIR
+
+pytestmark = pytest.mark.aws_double
+REGION = "eu-central-1"
+INFRA = PROJECT_DIR / "infra"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW_CONN_AWS_DEFAULT": "aws://",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
+
+
+def config(**overrides: str) -> PipelineConfig:
+    settings = {
+        "environment": "aws",
+        "region": REGION,
+        "landing_bucket": "firm-dms-landing",
+        "report_bucket": "firm-data-reports",
+        "glue_role_arn": "arn:aws:iam::123456789012:role/cdclake-glue",
+        "warehouse_uri": "s3://firm-lake/warehouse",
+        "emr_virtual_cluster_id": "to-be-created",
+        "emr_execution_role_arn": "arn:aws:iam::123456789012:role/cdclake-emr-job",
+        "emr_job_script_uri": "s3://firm-lake/jobs/reconcile_job.py",
+    }
+    return PipelineConfig(**(settings | overrides))
+
+
+class Variables:
+    """What ``context["var"]["value"]`` offers a check_fn."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.values.get(name, default)
+
+
+def test_the_s3_sensor_sees_only_files_landed_since_the_last_apply(aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+
+    monkeypatch.setattr(landing_watch, "S3_CLOCK_SKEW", dt.timedelta(0))  # moto and this test share a clock
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="firm-dms-landing", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/clients/LOAD00000001.parquet", Body=b"PAR1")
+    s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/clients/notes.txt", Body=b"not DMS")
+    sensor = S3KeySensor(
+        task_id="wait_for_new_dms_files",
+        bucket_name="firm-dms-landing",
+        bucket_key="dms/ledger/*.parquet",
+        wildcard_match=True,
+        check_fn=landing_watch.s3_files_are_new,
+        metadata_keys=["Key", "LastModified"],
+    )
+
+    def poke(watermark: dt.datetime | None) -> bool:
+        values = {landing_watch.WATERMARK_VARIABLE: watermark.isoformat()} if watermark else {}
+        return sensor.poke({"var": {"value": Variables(values)}})
+
+    assert poke(None)  # never applied: everything is new
+    time.sleep(1.1)  # S3 times have one-second precision
+    applied = dt.datetime.now(dt.UTC)
+    assert not poke(applied)
+    time.sleep(1.1)
+    s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/invoices/2026/11/30/20261130-0000010000.parquet", Body=b"")
+    assert poke(applied)
+
+
+def test_the_reconciliation_job_is_submitted_to_emr_on_eks_as_specified(aws) -> None:
+    from cdclake.orchestration.emr import ReconcileOnEmr, job_spec, state_uri
+
+    emr = boto3.client("emr-containers", region_name=REGION)
+    cluster = emr.create_virtual_cluster(
+        name="cdclake",
+        containerProvider={"id": "analytics-eks", "type": "EKS", "info": {"eksInfo": {"namespace": "cdclake"}}},
+    )["id"]
+    settings = config(emr_virtual_cluster_id=cluster)
+    operator = ReconcileOnEmr(
+        task_id="reconcile",
+        name="cdclake-reconcile",
+        config=settings,
+        virtual_cluster_id=cluster,
+        execution_role_arn=settings.emr_execution_role_arn,
+        wait_for_completion=False,
+    )
+    job_id = operator.execute({})
+    run = emr.describe_job_run(id=job_id, virtualClusterId=cluster)["jobRun"]
+    submitted = run["jobDriver"]["sparkSubmitJobDriver"]
+    assert submitted["entryPoint"] == settings.emr_job_script_uri
+    arguments = ["--source", "mongodb", "--mode", "all", "--state-uri", state_uri(settings)]
+    assert submitted["entryPointArguments"] == arguments
+    assert run["executionRoleArn"] == settings.emr_execution_role_arn
+    assert run["releaseLabel"] == settings.emr_release_label
+    assert "${" not in json.dumps(job_spec(settings))
+    assert f"CDCLAKE_MONGO_URI_SECRET={settings.mongo_uri_secret}" in submitted["sparkSubmitParameters"]
+    assert (PROJECT_DIR / "orchestration" / "jobs" / Path(settings.emr_job_script_uri).name).is_file()
+
+
+def test_the_glue_session_matches_the_dbt_profile_and_glue_accepts_it(aws) -> None:
+    session = json.loads((INFRA / "glue" / "interactive-session.json").read_text())
+    profile = yaml.safe_load((PROJECT_DIR / "profiles" / "profiles.yml").read_text())["cdclake"]["outputs"]["glue"]
+    assert profile["glue_version"] == session["GlueVersion"]
+    assert profile["worker_type"] == session["WorkerType"]
+    assert str(session["NumberOfWorkers"]) in profile["workers"]
+    assert profile["idle_timeout"] == session["IdleTimeout"]
+    assert profile["datalake_formats"] == session["DefaultArguments"]["--datalake-formats"]
+    glue = boto3.client("glue", region_name=REGION)
+    request = {k: v for k, v in session.items() if k != "comment"}
+    glue.create_session(Id="dbt-cdclake", Role=config().glue_role_arn, **request)
+    created = glue.get_session(Id="dbt-cdclake")["Session"]
+    assert created["GlueVersion"] == "5.0" and created["Command"]["Name"] == "glueetl"
+
+
+def test_results_and_the_mongodb_uri_come_from_s3_and_secrets_manager(aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="firm-data-reports", CreateBucketConfiguration={"LocationConstraint": REGION})
+    store = S3Store("s3://firm-data-reports/reports/reconcile", s3)
+    assert store.read("latest.json") is None
+    assert (
+        store.write("latest.json", '{"status": "reconciled"}') == "s3://firm-data-reports/reports/reconcile/latest.json"
+    )
+    assert json.loads(store.read("latest.json")) == {"status": "reconciled"}
+
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secrets.create_secret(Name="cdclake/mongodb-reporting-uri", SecretString="mongodb://reader:pw@db/?replicaSet=rs")
+    monkeypatch.delenv("CDCLAKE_MONGO_URI", raising=False)
+    monkeypatch.setenv("CDCLAKE_MONGO_URI_SECRET", "cdclake/mongodb-reporting-uri")
+    assert connection_string(MongoReadSettings(), secrets).endswith("replicaSet=rs")
+
+
+def test_iam_policies_are_least_privilege_and_name_what_the_dag_uses() -> None:
+    known = {name.upper() for name in vars(config())} | {"ACCOUNT_ID", "WAREHOUSE_BUCKET_ARN"}
+    values = {name: f"value-of-{name.lower()}" for name in known}
+    for path in sorted((INFRA / "iam").glob("*.json")):
+        text = path.read_text()
+        assert set(re.findall(r"\$\{(\w+)\}", text)) <= known, path.name
+        policy = json.loads(Template(text).substitute(values))
+        for statement in policy["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert statement["Effect"] == "Allow" and statement["Resource"], (path.name, statement["Sid"])
+            assert not [a for a in actions if a == "*" or a.endswith(":*")], (path.name, statement["Sid"])
+    mwaa = json.loads(Template((INFRA / "iam" / "mwaa-execution-role.json").read_text()).substitute(values))
+    (pass_role,) = [s for s in mwaa["Statement"] if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"] == [values["GLUE_ROLE_ARN"], values["EMR_EXECUTION_ROLE_ARN"]]
