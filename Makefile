@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup java lint pytest dbt lock bench clean
+.PHONY: demo test setup java lint pytest dbt airflow lock bench clean
 
-demo: setup ## generate the source, land DMS files, dbt build on local Spark + Iceberg, summarise
+demo: setup ## generate the source, land DMS files, dbt build on local Spark + Iceberg, reconcile, summarise
 	$(BIN)/cdclake demo
 
 test: setup lint pytest ## everything CI runs
@@ -28,8 +28,8 @@ java: ## Spark 3.5 needs Java 17 (or 11); install it from Debian if it is missin
 	fi
 
 lint: setup
-	$(BIN)/ruff check cdclake tests bench
-	$(BIN)/ruff format --check cdclake tests bench
+	$(BIN)/ruff check cdclake tests bench orchestration
+	$(BIN)/ruff format --check cdclake tests bench orchestration
 	$(BIN)/cdclake lint-sql
 
 pytest: setup
@@ -38,8 +38,21 @@ pytest: setup
 dbt: setup ## run any dbt command: make dbt ARGS="build --select current_state"
 	$(BIN)/cdclake dbt $(ARGS)
 
+# The Airflow DAG on the embedded defaults: SQLite metadata under data/airflow, local Spark.
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/orchestration/dags \
+  AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS=False \
+  AIRFLOW__COSMOS__ENABLE_TELEMETRY=False AIRFLOW_CONN_FS_DEFAULT=fs://
+
+airflow: setup ## one run of the Airflow DAG on the demo's data (after make demo): airflow dags test
+	$(BIN)/cdclake dbt parse --quiet
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > /dev/null
+	$(AIRFLOW_ENV) $(BIN)/airflow dags test cdclake_pipeline
+
 bench: setup ## the benchmarks of bench/README.md
 	$(BIN)/python -m bench.apply_benchmark
+	$(BIN)/python -m bench.demo_memory
+	$(BIN)/python -m bench.hash_benchmark
+	$(BIN)/python -m bench.reconcile_benchmark
 
 lock: ## re-resolve requirements.in into requirements.lock
 	rm -rf /tmp/cdclake-lock && $(PYTHON) -m venv /tmp/cdclake-lock
