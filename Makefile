@@ -39,7 +39,7 @@ dbt: setup ## run any dbt command: make dbt ARGS="build --select current_state"
 	$(BIN)/cdclake dbt $(ARGS)
 
 # The Airflow DAG on the embedded defaults: SQLite metadata under data/airflow, local Spark.
-AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/orchestration/dags \
+AIRFLOW_ENV := AIRFLOW_HOME=$${CDCLAKE_DATA_DIR:-$(CURDIR)/data}/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/orchestration/dags \
   AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS=False \
   AIRFLOW__COSMOS__ENABLE_TELEMETRY=False AIRFLOW_CONN_FS_DEFAULT=fs://
 

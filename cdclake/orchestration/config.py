@@ -1,6 +1,7 @@
 """The pipeline's environment-specific settings, from the environment (MWAA: startup
-script or configuration options). Airflow Variables named ``cdclake_<setting>`` override
-them at run time wherever a field is templated (see ``variable``).
+script or configuration options). The EMR virtual cluster and job role can also be
+overridden at run time by the Airflow Variables ``cdclake_emr_virtual_cluster_id`` and
+``cdclake_emr_execution_role_arn`` (see ``variable``).
 No credentials here: AWS access comes from the worker's and jobs' roles, the MongoDB URI
 from a Secrets Manager secret the reconciliation job reads with its own role.
 """
@@ -16,6 +17,9 @@ from dataclasses import dataclass, fields
 class PipelineConfig:
     environment: str = "local"  # "local": embedded defaults; "aws": S3, Glue, EMR on EKS
     schedule_minutes: int = 15
+    # Each run: cheap checks whose cost follows the changes. Add "full" (one scan of every
+    # collection on the secondary) here, or run `cdclake reconcile --mode full` nightly.
+    reconcile_modes: str = "counts,changed,sample"
     # AWS (environment "aws")
     region: str = ""
     landing_bucket: str = ""
@@ -36,12 +40,19 @@ class PipelineConfig:
         """``CDCLAKE_<SETTING>`` for each field, e.g. ``CDCLAKE_LANDING_BUCKET``."""
         values = {}
         for item in fields(cls):
-            raw = env.get(f"CDCLAKE_{item.name.upper()}")
-            if raw is not None:
-                values[item.name] = int(raw) if item.type == "int" else raw
+            name = f"CDCLAKE_{item.name.upper()}"
+            raw = env.get(name)
+            if raw is not None and item.type == "int":
+                if not raw.isdigit():
+                    raise ValueError(f"{name}={raw!r}: expected a whole number")
+                values[item.name] = int(raw)
+            elif raw is not None:
+                values[item.name] = raw
         config = cls(**values)
         if config.environment not in {"local", "aws"}:
             raise ValueError(f"CDCLAKE_ENVIRONMENT={config.environment!r}: use 'local' or 'aws'")
+        if config.environment == "aws" and config.missing_for_aws():
+            raise ValueError(f"CDCLAKE_ENVIRONMENT=aws needs {', '.join(config.missing_for_aws())}")
         return config
 
     @property
@@ -63,5 +74,6 @@ class PipelineConfig:
 
     def variable(self, name: str) -> str:
         """A template for a templated field: the Variable ``cdclake_<name>`` if set, else
-        this setting (rendered when the task runs, so parsing reads no Variable)."""
+        this setting (rendered when the task runs, so parsing reads no Variable). Used
+        only for settings that nothing else reads: the EMR virtual cluster and job role."""
         return f"{{{{ var.value.get('cdclake_{name}', '{getattr(self, name)}') }}}}"

@@ -11,6 +11,7 @@ from airflow.providers.amazon.aws.operators.emr import EmrContainerOperator
 
 from ..settings import PROJECT_DIR
 from .config import PipelineConfig
+from .tasks import run_seed
 
 JOB_SPEC = PROJECT_DIR / "infra" / "emr" / "reconcile-job.json"
 
@@ -20,9 +21,10 @@ def state_uri(config: PipelineConfig) -> str:
     return f"s3://{config.report_bucket}/{config.report_prefix}/reconcile"
 
 
-def job_spec(config: PipelineConfig) -> dict[str, Any]:
+def job_spec(config: PipelineConfig, seed: int) -> dict[str, Any]:
     """The job spec with its ``${NAME}`` placeholders filled; unknown names are an error."""
     values = {name.upper(): str(value) for name, value in vars(config).items()}
+    values["SEED"] = str(seed)
     values["STATE_URI"] = state_uri(config)
     values["EMR_JOB_SCRIPT_URI_DIR"] = config.emr_job_script_uri.rpartition("/")[0]
     return json.loads(Template(JOB_SPEC.read_text()).substitute(values))
@@ -36,6 +38,6 @@ class ReconcileOnEmr(EmrContainerOperator):
         self.config = config
 
     def execute(self, context: Any) -> str | None:
-        spec = job_spec(self.config)
+        spec = job_spec(self.config, run_seed(context.get("run_id", "")))
         self.job_driver, self.configuration_overrides = spec["jobDriver"], spec["configurationOverrides"]
         return super().execute(context)

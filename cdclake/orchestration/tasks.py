@@ -3,6 +3,7 @@ parsing the DAG starts no Spark, opens no connection and reads no file."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -38,9 +39,10 @@ def record_watermark(dag_run: Any) -> str:
     return watermark
 
 
-def reconcile_locally() -> str:
+def reconcile_locally(modes: str, run_id: str) -> str:
     """Reconcile in this process: against MongoDB when ``CDCLAKE_MONGO_URI`` (or its
-    secret) is set, else against the mongodump snapshot. Returns where the result is."""
+    secret) is set, else against the mongodump snapshot. Each run samples other
+    documents (the seed follows the run). Returns where the result is."""
     import os
 
     from ..reconcile.command import reconcile_and_save
@@ -51,8 +53,14 @@ def reconcile_locally() -> str:
     paths = Paths.from_env()
     live = os.environ.get("CDCLAKE_MONGO_URI") or os.environ.get("CDCLAKE_MONGO_URI_SECRET")
     source = MongoSource(MongoReadSettings()) if live else SnapshotSource(paths.snapshot)
-    _, location = reconcile_and_save(paths, source, Options(), Progress(enabled=True))
+    options = Options(modes=tuple(modes.split(",")), seed=run_seed(run_id), live_source=bool(live))
+    _, location = reconcile_and_save(paths, source, options, Progress(enabled=True))
     return location
+
+
+def run_seed(run_id: str) -> int:
+    """A sample seed of the run: reproducible for the run, different across runs."""
+    return int.from_bytes(hashlib.blake2b(run_id.encode(), digest_size=4).digest(), "big")
 
 
 def publish_results(state_location: str, config: PipelineConfig) -> str:

@@ -1,13 +1,14 @@
 """``cdclake reconcile``: wire the sides from settings, run, print, and exit 0 / 1 / 2.
 
 0: everything reconciled (mismatches in flight allowed); 1: confirmed discrepancies;
-2: a usage or connection problem, with a message that says what to fix.
+2: a usage or connection problem, with a message that says what to fix; 3: a crash.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
@@ -25,6 +26,7 @@ from .strategies import Bisection
 from .table import TableSide, table_name
 
 USAGE_ERROR = 2
+INTERNAL_ERROR = 3
 
 
 class UsageError(Exception):
@@ -32,7 +34,11 @@ class UsageError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mode", action="append", choices=[*MODES, "all"], help="check(s) to run (default: all)")
+    parser.add_argument(
+        "--mode",
+        action="append",
+        help=f"check(s) to run, repeated or comma-separated: {', '.join(MODES)}, all (default)",
+    )
     parser.add_argument("--collection", action="append", help="collection(s) to check (default: all)")
     parser.add_argument("--source", choices=["snapshot", "mongodb"], default="snapshot")
     parser.add_argument("--snapshot", type=Path, help="mongodump directory (default: the generator's snapshot)")
@@ -59,18 +65,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    modes = tuple(MODES) if not args.mode or "all" in args.mode else tuple(dict.fromkeys(args.mode))
+    asked = [mode.strip() for text in args.mode or ["all"] for mode in text.split(",") if mode.strip()]
+    unknown = sorted(set(asked) - {*MODES, "all"})
+    if unknown:
+        raise UsageError(f"unknown mode(s) {', '.join(unknown)}: choose from {', '.join(MODES)} or all")
+    modes = tuple(MODES) if "all" in asked else tuple(dict.fromkeys(asked))
     if args.sample_size <= 0 or args.bisection_factor < 2 or args.leaf_size <= 0:
         raise UsageError("--sample-size and --leaf-size must be positive, --bisection-factor at least 2")
-    options = Options(
+    return Options(
         modes=modes,
+        collections=tuple(args.collection) if args.collection else Options.collections,
         sample_size=args.sample_size,
         seed=args.seed,
         bisection=Bisection(args.bisection_factor, args.leaf_size),
+        live_source=args.source == "mongodb",
     )
-    if args.collection:
-        options = Options(**{**options.__dict__, "collections": tuple(args.collection)})
-    return options
 
 
 def _tag_set(text: str) -> dict[str, str]:
@@ -146,6 +155,10 @@ def run_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
+    except Exception:  # a crash must not read as "discrepancies" (exit 1)
+        traceback.print_exc()
+        print("error: reconciliation stopped unexpectedly (the trace above says where)", file=sys.stderr)
+        return INTERNAL_ERROR
     print(format_result(result))
     print(f"JSON result: {run_file}")
     return result.exit_code

@@ -6,9 +6,12 @@ so the table side only knows that text. Both sides order and match documents by 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bson import ObjectId
+
+_INTEGER = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: str.isdigit() takes "²"
 
 
 def key_text(key: Any) -> str:
@@ -21,14 +24,15 @@ def key_candidates(text: str) -> list[Any]:
     candidates: list[Any] = [text]
     if len(text) == 24 and ObjectId.is_valid(text):
         candidates.append(ObjectId(text))
-    if text.lstrip("-").isdigit():
+    if _INTEGER.fullmatch(text) and -(2**63) <= int(text) < 2**63:
         candidates.append(int(text))
     return candidates
 
 
 def restore_id(document: dict[str, Any], text: str) -> dict[str, Any]:
     """A table document without ``_id`` (DMS's ``_doc`` may leave it out) gets it back from
-    the key column: an ObjectId when the text is one, otherwise the string."""
+    the key column: an ObjectId when the text is one, otherwise the string. (Integer keys
+    cannot be told from strings here: their ``_doc`` must carry the ``_id``.)"""
     if "_id" in document:
         return document
     key: Any = ObjectId(text) if len(text) == 24 and ObjectId.is_valid(text) else text

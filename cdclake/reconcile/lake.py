@@ -1,5 +1,6 @@
 """What the lake knows about its own progress: the watermark of each table, the keys the
-latest run applied, and the changes that have landed but are not applied yet (in flight).
+applies since a given time wrote, and the changes that have landed but are not applied
+yet (in flight).
 
 It reads the bookkeeping the ``cdc_current_state`` materialization keeps
 (``dms_applied_files``, ``dms_apply_log``) and lists landing with the same glob as dbt
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import yaml
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -29,6 +31,19 @@ class PendingChanges:
     keys: frozenset[str]
 
 
+NOTHING_PENDING = PendingChanges(0, 0, frozenset())
+
+
+@dataclass(frozen=True)
+class AppliedKeys:
+    """The keys whose current row the applies after ``since`` wrote (documents or
+    tombstones), and the finish time of the newest of those applies."""
+
+    keys: list[str]
+    through: dt.datetime | None
+    invocations: int
+
+
 def dbt_project_vars() -> dict[str, str]:
     return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 
@@ -36,6 +51,7 @@ def dbt_project_vars() -> dict[str, str]:
 class LakeState:
     def __init__(self, spark: SparkSession, schema: str, landing_root: str) -> None:
         self.spark, self.schema, self.landing_root = spark, schema, landing_root.rstrip("/")
+        self._pending: dict[str, PendingChanges] = {}
 
     @cached_property
     def _vars(self) -> dict[str, str]:
@@ -45,30 +61,41 @@ class LakeState:
         """The newest commit time the table has applied."""
         return self.spark.table(table_name(self.schema, collection)).agg(F.max("commit_ts")).first()[0]
 
-    def latest_run_keys(self, collection: str) -> tuple[str | None, list[str]]:
-        """The dbt invocation that last applied landing files (to any table), and the keys
-        of this collection whose current row (document or tombstone) it wrote."""
-        latest = self.spark.sql(
-            f"select invocation_id from {self.schema}.dms_apply_log where files_new > 0 "
-            "order by finished_at desc limit 1"
-        ).first()
-        if latest is None:
-            return None, []
+    def keys_applied_since(self, collection: str, since: dt.datetime | None) -> AppliedKeys:
+        """What every apply to this table since ``since`` (all of them when ``None``)
+        wrote. One dbt invocation per model (as cosmos runs them) or one for all alike."""
+        log = self.spark.table(f"{self.schema}.dms_apply_log").where(
+            F.col("target_table").endswith(f"current_{collection}") & (F.col("files_new") > 0)
+        )
+        if since is not None:
+            log = log.where(F.col("finished_at") > F.lit(since))
+        runs = log.select("invocation_id", "finished_at").collect()
+        if not runs:
+            return AppliedKeys([], since, 0)
+        invocations = [run["invocation_id"] for run in runs]
         rows = (
             self.spark.table(table_name(self.schema, collection))
-            .where(F.col("applied_by") == latest[0])
+            .where(F.col("applied_by").isin(invocations))
             .select("_id")
             .collect()
         )
-        return latest[0], [row[0] for row in rows]
+        return AppliedKeys([row[0] for row in rows], max(run["finished_at"] for run in runs), len(invocations))
 
     def pending(self, collection: str) -> PendingChanges:
+        """Worked out once per collection and run of reconciliation."""
+        if collection not in self._pending:
+            self._pending[collection] = self._list_pending(collection)
+        return self._pending[collection]
+
+    def _list_pending(self, collection: str) -> PendingChanges:
         folder = f"{self.landing_root}/{DATABASE}/{collection}"
-        landed = (
-            self.spark.read.format("binaryFile")
-            .load(f"{folder}/{self._vars['dms_file_glob']}")
-            .select(F.col("path").alias("file_path"), F.col("modificationTime").alias("file_modified_at"))
-        )
+        try:
+            landed = self.spark.read.format("binaryFile").load(f"{folder}/{self._vars['dms_file_glob']}")
+        except AnalysisException as error:  # nothing matches the glob: nothing landed
+            if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
+                return NOTHING_PENDING
+            raise
+        landed = landed.select(F.col("path").alias("file_path"), F.col("modificationTime").alias("file_modified_at"))
         applied = self.spark.table(f"{self.schema}.dms_applied_files").where(
             F.col("target_table").endswith(f"current_{collection}")
         )
@@ -79,8 +106,8 @@ class LakeState:
             .collect()
         ]
         if not new:
-            return PendingChanges(0, 0, frozenset())
+            return NOTHING_PENDING
         key_column = self._vars["dms_key_column"]
-        keys = self.spark.read.option("ignoreCorruptFiles", "true").parquet(*new).select(F.col(key_column).alias("key"))
+        keys = self.spark.read.option("ignoreCorruptFiles", "true").parquet(*new).select(F.col(key_column))
         rows = keys.collect()
         return PendingChanges(len(new), len(rows), frozenset(row[0] for row in rows if row[0]))

@@ -11,6 +11,7 @@ SCHEMA_VERSION = 1
 MISSING_IN_TABLE = "missing_in_table"
 EXTRA_IN_TABLE = "extra_in_table"
 DIFFERS = "differs"
+DUPLICATE_IN_TABLE = "duplicate_in_table"  # more than one live row for a key: a broken merge
 COUNT_DIFFERS = "count_differs"
 
 RECONCILED = "reconciled"
@@ -31,7 +32,7 @@ class FieldDifference:
 class Mismatch:
     collection: str
     key: str
-    kind: str  # MISSING_IN_TABLE, EXTRA_IN_TABLE or DIFFERS
+    kind: str  # MISSING_IN_TABLE, EXTRA_IN_TABLE, DIFFERS or DUPLICATE_IN_TABLE
     in_flight: bool = False
     fields: tuple[FieldDifference, ...] = ()
 
@@ -79,6 +80,15 @@ class RunResult:
     table_schema: str
     checks: list[CheckResult] = field(default_factory=list)
     finished_at: dt.datetime | None = None
+    # Per collection, the finish time of the newest apply a ``changed`` check has covered.
+    changed_through: dict[str, str | None] = field(default_factory=dict)
+    # In-flight mismatches of collections this run did not check: kept for a later re-check.
+    carried_in_flight: list[Mismatch] = field(default_factory=list)
+
+    def in_flight(self) -> list[Mismatch]:
+        """Every mismatch waiting for a re-check, once per (collection, key)."""
+        found = [m for check in self.checks for m in check.mismatches if m.in_flight] + self.carried_in_flight
+        return list({(m.collection, m.key): m for m in found}.values())
 
     @property
     def status(self) -> str:
@@ -101,4 +111,5 @@ class RunResult:
             "source": self.source,
             "table_schema": self.table_schema,
             "checks": [check.to_json() for check in self.checks],
+            "changed_through": self.changed_through,
         }

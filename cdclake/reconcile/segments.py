@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Segment:
     """The keys ``low <= key < high`` of one collection; ``None`` is unbounded."""
 

@@ -44,6 +44,10 @@ class Side(ABC):
     @abstractmethod
     def keys(self, collection: str) -> list[str]: ...
 
+    def duplicate_keys(self, collection: str) -> list[str]:
+        """Keys held more than once (none where the store enforces unique keys)."""
+        return []
+
 
 @dataclass
 class ReadStats:

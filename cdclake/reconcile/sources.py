@@ -18,7 +18,7 @@ from typing import Any
 
 import bson
 from bson.raw_bson import RawBSONDocument
-from pymongo import MongoClient
+from pymongo import ASCENDING, MongoClient
 from pymongo.read_preferences import Secondary, SecondaryPreferred
 
 from ..generator import mongodump
@@ -190,8 +190,10 @@ class MongoSource(DocumentSource):
             yield from self._sized(self._rate_limited(self._find(collection, {"_id": {"$in": ids}})))
 
     def keys(self, collection: str) -> Iterator[str]:
-        # Only _id: the _id index covers the query, so the secondary never loads a document.
-        return (key_text(doc["_id"]) for doc in self._find(collection, {}, projection={"_id": True}))
+        # Only _id, read through the _id index (hinted): a covered query, so the secondary
+        # never loads a document.
+        cursor = self._find(collection, {}, projection={"_id": True}).hint([("_id", ASCENDING)])
+        return (key_text(doc["_id"]) for doc in self._rate_limited(cursor))
 
     @staticmethod
     def _sized(documents: Iterable[dict[str, Any]]) -> Iterator[SourceDocument]:

@@ -2,7 +2,8 @@
 
 ``latest.json``, ``runs/<UTC time>.json`` and ``in_flight.json`` (the mismatches waiting
 for a re-check) are each replaced whole: a local file by rename, an S3 object by one PUT.
-A run killed midway therefore leaves the previous state intact.
+They are written at the end of a run, so a run killed midway leaves the previous state
+intact.
 """
 
 from __future__ import annotations
@@ -91,10 +92,13 @@ class StateFiles:
         ]
 
     def save(self, result: RunResult) -> str:
-        """Write the run's result, then make it the latest, then the in-flight list."""
-        in_flight = [asdict(m) for check in result.checks for m in check.mismatches if m.in_flight]
+        """Write the run's result, the in-flight list, then make the result the latest.
+
+        Killed between two writes, the next run re-checks the newer in-flight list against
+        the older latest result: at worst a key is re-checked once more, never forgotten.
+        """
         document = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
         location = self.store.write(f"runs/{result.started_at:%Y%m%dT%H%M%S%fZ}.json", document)
+        self.store.write(self.IN_FLIGHT, json.dumps([asdict(m) for m in result.in_flight()]))
         self.store.write(self.LATEST, document)
-        self.store.write(self.IN_FLIGHT, json.dumps(in_flight))
         return location

@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .diff import classify
 from .lake import LakeState
-from .result import CheckResult, Mismatch
+from .result import DUPLICATE_IN_TABLE, CheckResult, Mismatch
 from .segments import Segment
 from .sides import Side
 
@@ -41,10 +42,19 @@ def check_counts(collection: str, source: Side, table: Side, lake: LakeState) ->
     return result
 
 
-def check_changed(collection: str, source: Side, table: Side, lake: LakeState) -> CheckResult:
-    invocation, keys = lake.latest_run_keys(collection)
-    result = CheckResult("changed", collection, compared=len(keys), details={"dbt_invocation_id": invocation})
-    result.mismatches = compare_keys(collection, keys, source, table)
+def check_changed(
+    collection: str, source: Side, table: Side, lake: LakeState, since: dt.datetime | None
+) -> CheckResult:
+    """The keys every apply since the last ``changed`` check wrote (all applies the first
+    time), so that no apply goes unchecked whether dbt ran once or once per model."""
+    applied = lake.keys_applied_since(collection, since)
+    result = CheckResult("changed", collection, compared=len(set(applied.keys)))
+    result.details = {
+        "applied_since": since.isoformat() if since else None,
+        "applied_through": applied.through.isoformat() if applied.through else None,
+        "dbt_invocations": applied.invocations,
+    }
+    result.mismatches = compare_keys(collection, applied.keys, source, table)
     return result
 
 
@@ -72,6 +82,9 @@ class Bisection:
 
     factor: int = 16
     leaf_size: int = 256
+    # When more segments than this differ at one level, the differences are everywhere:
+    # one listing of every digest costs less than cutting further.
+    max_level_segments: int = 1_024
 
 
 def check_full(collection: str, source: Side, table: Side, bisection: Bisection = Bisection()) -> CheckResult:
@@ -96,12 +109,17 @@ def check_full(collection: str, source: Side, table: Side, bisection: Bisection 
             for segment, source_n, table_n in to_split
             for piece in _split(segment, source_n, table_n, source, table, bisection.factor)
         ]
+        if len(pieces) > bisection.max_level_segments:
+            differing = sorted(set(differing) | set(_differing_keys(whole, source, table)))
+            stats["listed_every_digest"] = True
+            break
         source_sums, table_sums = source.checksums(pieces), table.checksums(pieces)
         stats["segments_compared"] += len(pieces)
         level = [
             (piece, a.count, b.count) for piece, a, b in zip(pieces, source_sums, table_sums, strict=True) if a != b
         ]
     result.mismatches = compare_keys(collection, differing, source, table)
+    result.mismatches += [Mismatch(collection, key, DUPLICATE_IN_TABLE) for key in table.duplicate_keys(collection)]
     result.compared = len(differing)
     result.details = stats
     return result

@@ -120,6 +120,11 @@ class TableSide(Side):
     def keys(self, collection: str) -> list[str]:
         return [row["_id"] for row in self.live_rows(collection).select("_id").collect()]
 
+    def duplicate_keys(self, collection: str) -> list[str]:
+        """Two live rows for one key would cancel out in a checksum: look for them."""
+        duplicated = self._digest_frame(collection).groupBy("key").count().where("count > 1").select("key")
+        return sorted(row["key"] for row in duplicated.limit(1_000).collect())
+
     def release(self) -> None:
         for frame in self._digests.values():
             frame.unpersist()

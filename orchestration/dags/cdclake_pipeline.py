@@ -59,7 +59,7 @@ with DAG(
 
         wait_for_files = S3KeySensor(
             task_id="wait_for_new_dms_files",
-            bucket_name=CONFIG.variable("landing_bucket"),
+            bucket_name=CONFIG.landing_bucket,
             bucket_key=f"{CONFIG.landing_prefix}/{DATABASE}/*.parquet",  # fnmatch: * spans folders
             wildcard_match=True,
             check_fn=s3_files_are_new,
@@ -122,13 +122,17 @@ with DAG(
             config=CONFIG,
             virtual_cluster_id=CONFIG.variable("emr_virtual_cluster_id"),
             execution_role_arn=CONFIG.variable("emr_execution_role_arn"),
-            max_polling_attempts=120,
+            poll_interval=60,
+            max_polling_attempts=120,  # 2 hours of polling, as long as the task may run
             execution_timeout=dt.timedelta(hours=2),
         )
         results = state_uri(CONFIG)
     else:
         reconcile = PythonOperator(
-            task_id="reconcile", python_callable=tasks.reconcile_locally, pre_execute=tasks.ensure_local_spark
+            task_id="reconcile",
+            python_callable=tasks.reconcile_locally,
+            op_kwargs={"modes": CONFIG.reconcile_modes},
+            pre_execute=tasks.ensure_local_spark,
         )
         results = str(PATHS.data_dir / "reconcile")
 

@@ -117,11 +117,13 @@ def test_the_reconciliation_job_is_submitted_to_emr_on_eks_as_specified(aws) -> 
     run = emr.describe_job_run(id=job_id, virtualClusterId=cluster)["jobRun"]
     submitted = run["jobDriver"]["sparkSubmitJobDriver"]
     assert submitted["entryPoint"] == settings.emr_job_script_uri
-    arguments = ["--source", "mongodb", "--mode", "all", "--state-uri", state_uri(settings)]
-    assert submitted["entryPointArguments"] == arguments
+    arguments = submitted["entryPointArguments"]
+    assert arguments[:4] == ["--source", "mongodb", "--mode", "counts,changed,sample"]
+    assert arguments[arguments.index("--state-uri") + 1] == state_uri(settings)
+    assert arguments[arguments.index("--seed") + 1].isdigit()
     assert run["executionRoleArn"] == settings.emr_execution_role_arn
     assert run["releaseLabel"] == settings.emr_release_label
-    assert "${" not in json.dumps(job_spec(settings))
+    assert "${" not in json.dumps(job_spec(settings, seed=7))
     assert f"CDCLAKE_MONGO_URI_SECRET={settings.mongo_uri_secret}" in submitted["sparkSubmitParameters"]
     assert (PROJECT_DIR / "orchestration" / "jobs" / Path(settings.emr_job_script_uri).name).is_file()
 

@@ -23,11 +23,15 @@ from cdclake.testing.replica_set import FakeReplicaSet
 from conftest import EVENTS_PER_BATCH, Dataset, new_dataset
 
 
-def run_reconcile(dataset: Dataset, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, dict[str, Any]]:
+def run_reconcile(
+    dataset: Dataset, monkeypatch: pytest.MonkeyPatch, state: Path, *args: str
+) -> tuple[int, dict[str, Any]]:
+    """``cdclake reconcile`` on a dataset, keeping its state in ``state`` (one per test, so
+    that no test sees another's in-flight list or changed checkpoint)."""
     monkeypatch.setenv("CDCLAKE_DATA_DIR", str(dataset.paths.data_dir))
     monkeypatch.setenv("CDCLAKE_SCHEMA", dataset.schema)
-    code = main(["reconcile", "--quiet", *args])
-    latest = dataset.paths.data_dir / "reconcile" / "latest.json"
+    code = main(["reconcile", "--quiet", "--state-uri", str(state), *args])
+    latest = state / "latest.json"
     return code, json.loads(latest.read_text()) if latest.is_file() else {}
 
 
@@ -58,20 +62,31 @@ ALL_FAULTS = {"dropped_event", "corrupted_field", "source_only", "landing_only"}
     [
         ("full", ALL_FAULTS),
         ("sample", ALL_FAULTS),  # a sample as large as the collections
-        # Only what the latest run applied: the faults that reached landing.
-        ("changed", {"corrupted_field", "landing_only"}),
+        # Every key an apply wrote (the first check covers all applies): not the document
+        # the source has and the table never saw.
+        ("changed", ALL_FAULTS - {"source_only"}),
     ],
 )
-def test_each_mode_reports_exactly_the_injected_faults(faulty: Dataset, monkeypatch, mode: str, visible: set[str]):
-    code, result = run_reconcile(faulty, monkeypatch, "--mode", mode, "--sample-size", "100000")
+def test_each_mode_reports_exactly_the_injected_faults(
+    faulty: Dataset, monkeypatch, tmp_path: Path, mode: str, visible: set[str]
+) -> None:
+    code, result = run_reconcile(faulty, monkeypatch, tmp_path, "--mode", mode, "--sample-size", "100000")
     assert code == 1 and result["status"] == "discrepancies"
     assert mismatches(result, mode) == expected(faulty, visible)
     (corrupted,) = [f for f in faulty.faults if f.kind == "corrupted_field"]
     assert differing_fields(result, corrupted.key) == {"status"}
 
 
-def test_counts_see_the_missing_and_the_extra_document(faulty: Dataset, monkeypatch) -> None:
-    code, result = run_reconcile(faulty, monkeypatch, "--mode", "counts")
+def test_changed_mode_checks_each_apply_once(faulty: Dataset, monkeypatch, tmp_path: Path) -> None:
+    run_reconcile(faulty, monkeypatch, tmp_path, "--mode", "changed")
+    code, again = run_reconcile(faulty, monkeypatch, tmp_path, "--mode", "changed")
+    assert [check["compared"] for check in again["checks"]] == [0, 0, 0, 0]
+    assert again["changed_through"] and all(again["changed_through"].values())
+    assert code == 0
+
+
+def test_counts_see_the_missing_and_the_extra_document(faulty: Dataset, monkeypatch, tmp_path: Path) -> None:
+    code, result = run_reconcile(faulty, monkeypatch, tmp_path, "--mode", "counts")
     differences = {c["collection"]: c["source_count"] - c["table_count"] for c in result["checks"]}
     assert differences == {"clients": -1, "engagements": 1, "invoices": 0, "journal_entries": 0}
     assert {c["collection"]: c["status"] for c in result["checks"] if c["status"] != "reconciled"} == {
@@ -81,8 +96,9 @@ def test_counts_see_the_missing_and_the_extra_document(faulty: Dataset, monkeypa
     assert code == 1
 
 
-def test_full_mode_bisects_down_to_the_differing_documents(faulty: Dataset, monkeypatch) -> None:
-    _, result = run_reconcile(faulty, monkeypatch, "--mode", "full", "--leaf-size", "32", "--bisection-factor", "4")
+def test_full_mode_bisects_down_to_the_differing_documents(faulty: Dataset, monkeypatch, tmp_path: Path) -> None:
+    args = ("--mode", "full", "--leaf-size", "32", "--bisection-factor", "4")
+    _, result = run_reconcile(faulty, monkeypatch, tmp_path, *args)
     for check in result["checks"]:
         faults = [f for f in faulty.faults if f.collection == check["collection"]]
         assert check["compared"] == len(faults)
@@ -90,16 +106,18 @@ def test_full_mode_bisects_down_to_the_differing_documents(faulty: Dataset, monk
 
 
 @pytest.mark.parametrize("fixture", ["in_order", "variant"])
-def test_a_faithful_lake_reconciles_in_every_mode(fixture: str, request, monkeypatch) -> None:
+def test_a_faithful_lake_reconciles_in_every_mode(fixture: str, request, monkeypatch, tmp_path: Path) -> None:
     dataset: Dataset = request.getfixturevalue(fixture)
     dataset.simulator.write_snapshot(dataset.paths.snapshot)
-    code, result = run_reconcile(dataset, monkeypatch, "--mode", "all")
+    code, result = run_reconcile(dataset, monkeypatch, tmp_path, "--mode", "all")
     assert {check["status"] for check in result["checks"]} == {"reconciled"}
     assert {check["mode"] for check in result["checks"]} == {"counts", "changed", "sample", "full"}
     assert code == 0
 
 
-def test_changes_landed_but_not_applied_are_in_flight_until_the_next_apply(workspace: Path, spark, monkeypatch):
+def test_changes_landed_but_not_applied_are_in_flight_until_the_next_apply(
+    workspace: Path, spark, monkeypatch, tmp_path: Path
+) -> None:
     dataset = new_dataset(workspace, "lagging")
     dataset.dbt("run", "--select", "current_state")
     delivery = Delivery(dataset.paths.outbox, dataset.paths.landing)
@@ -108,13 +126,13 @@ def test_changes_landed_but_not_applied_are_in_flight_until_the_next_apply(works
     delivery.land(files)
     dataset.simulator.write_snapshot(dataset.paths.snapshot)
 
-    code, first = run_reconcile(dataset, monkeypatch, "--mode", "full")
+    code, first = run_reconcile(dataset, monkeypatch, tmp_path, "--mode", "full")
     flights = [m for check in first["checks"] for m in check["mismatches"]]
     assert flights and all(m["in_flight"] for m in flights)
     assert (code, first["status"]) == (0, "in_flight")
 
     dataset.dbt("run", "--select", "current_state")
-    code, second = run_reconcile(dataset, monkeypatch, "--mode", "counts")
+    code, second = run_reconcile(dataset, monkeypatch, tmp_path, "--mode", "counts")
     rechecked = [c for c in second["checks"] if c["mode"] == "recheck"]
     confirmed = {(m["collection"], m["key"], m["in_flight"]) for c in rechecked for m in c["mismatches"]}
     (fault,) = dataset.faults
@@ -164,6 +182,7 @@ def test_every_read_of_every_mode_goes_to_a_secondary(faulty: Dataset, spark, mo
             "cannot read MongoDB",
         ),
         ([], {"CDCLAKE_SCHEMA": "nothing_built_here"}, "run `cdclake dbt build`"),
+        (["--mode", "counts,everything"], {}, "unknown mode(s) everything"),
     ],
 )
 def test_usage_and_connection_problems_exit_2_and_say_what_to_fix(
@@ -175,3 +194,23 @@ def test_usage_and_connection_problems_exit_2_and_say_what_to_fix(
         monkeypatch.setenv(name, value)
     assert main(["reconcile", "--quiet", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_key_held_twice_by_the_table_is_reported_not_cancelled_out(faulty: Dataset, spark, tmp_path: Path) -> None:
+    # Two equal rows would cancel in an XOR checksum: the table side looks for them.
+    spark.sql("create namespace if not exists doubled")
+    spark.sql(
+        "create or replace table doubled.current_engagements using iceberg as "
+        f"select * from {faulty.schema}.current_engagements "
+        f"union all (select * from {faulty.schema}.current_engagements where not is_deleted order by _id limit 1)"
+    )
+    (doubled,) = spark.sql("select min(_id) from doubled.current_engagements where not is_deleted").first()
+    options = Options(modes=("full",), collections=("engagements",))
+    lake = LakeState(spark, faulty.schema, str(faulty.paths.landing))  # its bookkeeping
+    source = SourceSide(SnapshotSource(faulty.paths.snapshot))
+    table = TableSide(spark, "doubled")
+    result = reconcile(source, table, lake, options, StateFiles(tmp_path), Progress.silent(), "snapshot")
+    table.release()
+    found = {(m.key, m.kind) for m in result.checks[0].mismatches}
+    (source_only,) = [f.key for f in faulty.faults if f.collection == "engagements"]
+    assert found == {(doubled, "duplicate_in_table"), (source_only, "missing_in_table")}
