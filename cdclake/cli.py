@@ -178,7 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .reconcile.command import add_arguments
 
-    rec = sub.add_parser("reconcile", help="compare the Iceberg tables with MongoDB (secondaries) or a mongodump")
+    rec = sub.add_parser(
+        "reconcile",
+        help="compare the Iceberg tables with MongoDB (secondaries) or a mongodump",
+        description="Compare each current-state table with MongoDB, read from secondaries only, or a "
+        "mongodump. Exit status: 0 reconciled (in-flight mismatches allowed), 1 confirmed discrepancies, "
+        "2 a usage or connection problem, 3 a crash. Details: docs/reconciliation.md.",
+    )
     add_arguments(rec)
     rec.set_defaults(func=cmd_reconcile)
     return parser

@@ -40,12 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"check(s) to run, repeated or comma-separated: {', '.join(MODES)}, all (default)",
     )
     parser.add_argument("--collection", action="append", help="collection(s) to check (default: all)")
-    parser.add_argument("--source", choices=["snapshot", "mongodb"], default="snapshot")
+    parser.add_argument(
+        "--source", choices=["snapshot", "mongodb"], default="snapshot", help="what to compare with (default: snapshot)"
+    )
     parser.add_argument("--snapshot", type=Path, help="mongodump directory (default: the generator's snapshot)")
-    parser.add_argument("--sample-size", type=int, default=100)
+    parser.add_argument("--sample-size", type=int, default=100, help="documents per collection in sample mode")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (same seed, same documents)")
-    parser.add_argument("--bisection-factor", type=int, default=Bisection.factor)
-    parser.add_argument("--leaf-size", type=int, default=Bisection.leaf_size)
+    parser.add_argument(
+        "--bisection-factor", type=int, default=Bisection.factor, help="pieces per split of a mismatching segment"
+    )
+    parser.add_argument(
+        "--leaf-size", type=int, default=Bisection.leaf_size, help="segments this small are compared key by key"
+    )
     mongo = parser.add_argument_group("MongoDB (--source mongodb; the URI comes from CDCLAKE_MONGO_URI)")
     mongo.add_argument("--read-preference", default="secondary", choices=["secondary", "secondaryPreferred"])
     mongo.add_argument(
