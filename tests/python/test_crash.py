@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from bson import json_util
 
+from cdclake.cli import main
 from cdclake.generator.delivery import Delivery
 from cdclake.generator.dms import EndpointSettings
 from cdclake.generator.simulator import Simulator
@@ -113,7 +115,7 @@ def test_killed_run_converges(workspace: Path, spark, point: str) -> None:
     assert unrecorded == len(list((paths.landing / "ledger" / "invoices").rglob("*.parquet")))
 
 
-def reconcile_process(workspace: Path, dataset: Dataset) -> subprocess.Popen:
+def reconcile_process(workspace: Path, dataset: Dataset, state: Path) -> subprocess.Popen:
     env = dict(
         os.environ,
         CDCLAKE_DATA_DIR=str(workspace / "shared"),  # the test session's tables
@@ -121,7 +123,10 @@ def reconcile_process(workspace: Path, dataset: Dataset) -> subprocess.Popen:
         CDCLAKE_SCHEMA=dataset.schema,
         PYTHONUNBUFFERED="1",
     )
-    command = [sys.executable, "-m", "cdclake", "reconcile", "--snapshot", str(dataset.paths.snapshot)]
+    command = [
+        *(sys.executable, "-m", "cdclake", "reconcile"),
+        *("--snapshot", str(dataset.paths.snapshot), "--state-uri", str(state)),
+    ]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -134,20 +139,29 @@ def findings(result: dict) -> set[tuple[str, str, str, str, bool]]:
 
 
 def test_killed_reconciliation_leaves_the_last_result_whole_and_a_rerun_gives_the_full_result(
-    workspace: Path, faulty: Dataset
+    workspace: Path, faulty: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    complete = reconcile_process(workspace, faulty)
+    state = tmp_path / "state"
+    complete = reconcile_process(workspace, faulty, state)
     complete.communicate()
     assert complete.returncode == 1  # the injected faults are discrepancies
-    latest = workspace / "shared" / "reconcile" / "latest.json"
-    before = latest.read_bytes()
+    before = (state / "latest.json").read_bytes()
+    # What a run from this state gives when nothing kills it (each run starts where the
+    # last one stopped: changed checks only newer applies, in-flight keys are re-checked).
+    shutil.copytree(state, tmp_path / "uninterrupted")
+    monkeypatch.setenv("CDCLAKE_SCHEMA", faulty.schema)
+    monkeypatch.setenv("CDCLAKE_LANDING_ROOT", str(faulty.paths.landing))
+    args = ["--quiet", "--snapshot", str(faulty.paths.snapshot), "--state-uri", str(tmp_path / "uninterrupted")]
+    assert main(["reconcile", *args]) == 1
+    expected = findings(json.loads((tmp_path / "uninterrupted" / "latest.json").read_text()))
 
     # Killed while the third collection's full check runs, after earlier checks finished.
-    assert run_until(reconcile_process(workspace, faulty), "invoices: full")
-    assert latest.read_bytes() == before
+    assert run_until(reconcile_process(workspace, faulty, state), "invoices: full")
+    assert (state / "latest.json").read_bytes() == before
 
-    rerun = reconcile_process(workspace, faulty)
+    rerun = reconcile_process(workspace, faulty, state)
     rerun.communicate()
     assert rerun.returncode == 1
-    assert findings(json.loads(latest.read_text())) == findings(json.loads(before))
-    assert {f.key for f in faulty.faults} <= {key for _, _, key, _, _ in findings(json.loads(latest.read_text()))}
+    found = findings(json.loads((state / "latest.json").read_text()))
+    assert found == expected
+    assert {f.key for f in faulty.faults} <= {key for mode, _, key, _, _ in found if mode == "full"}
