@@ -21,8 +21,6 @@ from .sources import DocumentSource, SourceDocument
 class Side(ABC):
     """What a strategy may ask of either side."""
 
-    label: str
-
     @abstractmethod
     def count(self, collection: str) -> int: ...
 
@@ -59,10 +57,8 @@ class ReadStats:
 
 class SourceSide(Side):
     """MongoDB (a secondary, or a mongodump snapshot). The collection is read once, in
-    any order; its digests are kept (about 50 bytes per document) so that checksums of
+    any order; its digests are kept (about 100 bytes per document) so that checksums of
     any segment, at any depth of bisection, never read the source again."""
-
-    label = "source"
 
     def __init__(self, source: DocumentSource, progress: Progress | None = None) -> None:
         self.source = source

@@ -55,8 +55,6 @@ class TableSide(Side):
     """The current-state Iceberg table of each collection (live rows; tombstones are not
     documents)."""
 
-    label = "table"
-
     def __init__(self, spark: SparkSession, schema: str) -> None:
         self.spark, self.schema = spark, schema
         self._digests: dict[str, DataFrame] = {}
