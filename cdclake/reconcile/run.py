@@ -9,8 +9,6 @@ result.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..generator.documents import COLLECTIONS
@@ -45,19 +43,18 @@ def reconcile(
     result.changed_through = dict(previous.get("changed_through", {}))
     waiting = state.load_in_flight()
     for collection in options.collections:
-        pending_keys = functools.cache(lambda c=collection: lake.pending(c).keys)
         earlier = sorted({m.key for m in waiting if m.collection == collection})
         if earlier:
             progress.say(f"{collection}: re-checking {len(earlier)} mismatch(es) that were in flight")
             check = CheckResult("recheck", collection, compared=len(earlier))
             check.mismatches = compare_keys(collection, earlier, source, table)
-            result.checks.append(_mark_in_flight(check, pending_keys, first_sighting=False, options=options))
+            result.checks.append(_mark_in_flight(check, lake, first_sighting=False, options=options))
         for mode in options.modes:
             progress.say(f"{collection}: {mode}")
             check = _run_mode(mode, collection, source, table, lake, options, result.changed_through)
             if mode == "counts" and options.live_source and check.count_differs:
                 check.count_in_flight |= not _count_differed(previous, collection)
-            result.checks.append(_mark_in_flight(check, pending_keys, first_sighting=True, options=options))
+            result.checks.append(_mark_in_flight(check, lake, first_sighting=True, options=options))
     result.carried_in_flight = [m for m in waiting if m.collection not in options.collections]
     result.finished_at = dt.datetime.now(dt.UTC)
     return result
@@ -86,13 +83,11 @@ def _run_mode(
     raise ValueError(f"unknown mode {mode!r}: choose from {', '.join(MODES)}")
 
 
-def _mark_in_flight(
-    check: CheckResult, pending_keys: Callable[[], frozenset[str]], first_sighting: bool, options: Options
-) -> CheckResult:
+def _mark_in_flight(check: CheckResult, lake: LakeState, first_sighting: bool, options: Options) -> CheckResult:
     """In flight: the key has a landed change the table has not applied, or (live source)
     the difference is seen for the first time and waits for its re-check."""
     if check.mismatches:
-        pending = pending_keys()
+        pending = lake.pending(check.collection).keys  # listed once per collection by the lake
         waits = first_sighting and options.live_source
         check.mismatches = [
             Mismatch(m.collection, m.key, m.kind, waits or m.key in pending, m.fields) for m in check.mismatches

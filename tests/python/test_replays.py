@@ -8,9 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from cdclake.generator.delivery import Delivery
-from cdclake.generator.documents import COLLECTIONS
 
-from conftest import BATCHES, EVENTS_PER_BATCH, Dataset, new_dataset
+from conftest import BATCHES, COLLECTION_PARAMS, EVENTS_PER_BATCH, Dataset, new_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +52,7 @@ def resplit(workspace: Path, spark) -> Dataset:
     return dataset
 
 
-@pytest.mark.parametrize("collection", COLLECTIONS)
+@COLLECTION_PARAMS
 def test_replayed_three_times_out_of_order(replayed: Dataset, spark, collection: str) -> None:
     assert replayed.current_documents(spark, collection) == replayed.source_documents(collection)
 
@@ -66,7 +65,7 @@ def test_replays_were_read_again_and_changed_nothing(replayed: Dataset, spark) -
     assert {row["times"] for row in times} == {1, 3}
 
 
-@pytest.mark.parametrize("collection", COLLECTIONS)
+@COLLECTION_PARAMS
 def test_file_split_differently_on_redelivery(resplit: Dataset, spark, collection: str) -> None:
     assert resplit.current_documents(spark, collection) == resplit.source_documents(collection)
 
