@@ -63,5 +63,20 @@ class Paths:
         return self.data_dir / "spark"
 
     @property
+    def reconcile_dir(self) -> Path:
+        """Reconciliation results (``latest.json``, ``runs/``, ``in_flight.json``)."""
+        return self.data_dir / "reconcile"
+
+    @property
+    def quality_dir(self) -> Path:
+        """Great Expectations: the data context (``gx/``, with Data Docs) and the results."""
+        return self.data_dir / "quality"
+
+    @property
+    def reports_dir(self) -> Path:
+        """The data-quality reports: ``latest/``, ``runs/<run>/`` and ``index.html``."""
+        return self.data_dir / "reports"
+
+    @property
     def dbt_dir(self) -> Path:
         return self.data_dir / "dbt"

@@ -68,7 +68,8 @@ def publish_results(state_location: str, config: PipelineConfig) -> str:
     saying why and where to look, if it holds confirmed discrepancies."""
     from airflow.exceptions import AirflowFailException
 
-    from ..reconcile.state import StateFiles, store_for
+    from ..reconcile.state import StateFiles
+    from ..storage import store_for
 
     result = StateFiles(state_location).latest()
     if result is None:

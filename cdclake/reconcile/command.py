@@ -132,7 +132,7 @@ def reconcile_and_save(
     table = TableSide(spark, target_schema())
     _check_tables(table, options.collections)
     lake = LakeState(spark, table.schema, paths.landing_uri)
-    state = StateFiles(state_uri or paths.data_dir / "reconcile")
+    state = StateFiles(state_uri or paths.reconcile_dir)
     try:
         result = reconcile(SourceSide(source, progress), table, lake, options, state, progress, repr(source))
     finally:

@@ -7,6 +7,7 @@ from typing import Any
 
 from bson import json_util
 
+from ..redaction import Redactor
 from .canonical import canonical_bytes
 from .result import DIFFERS, EXTRA_IN_TABLE, MISSING_IN_TABLE, FieldDifference, Mismatch
 
@@ -17,8 +18,12 @@ def _same(a: Any, b: Any) -> bool:
     return canonical_bytes({"v": a}) == canonical_bytes({"v": b})
 
 
-def _show(value: Any) -> str | None:
-    return None if value is _ABSENT else json_util.dumps(value, json_options=json_util.RELAXED_JSON_OPTIONS)
+def _show(path: str, value: Any) -> str | None:
+    """The value as relaxed Extended JSON, sensitive fields redacted (the diff is shown to people)."""
+    if value is _ABSENT:
+        return None
+    shown = Redactor.from_env().value(path, value)
+    return json_util.dumps(shown, json_options=json_util.RELAXED_JSON_OPTIONS)
 
 
 def field_differences(source: Mapping[str, Any], table: Mapping[str, Any], prefix: str = "") -> list[FieldDifference]:
@@ -30,7 +35,7 @@ def field_differences(source: Mapping[str, Any], table: Mapping[str, Any], prefi
         if isinstance(a, Mapping) and isinstance(b, Mapping):
             found += field_differences(a, b, prefix=f"{path}.")
         elif a is _ABSENT or b is _ABSENT or not _same(a, b):
-            found.append(FieldDifference(path, _show(a), _show(b)))
+            found.append(FieldDifference(path, _show(path, a), _show(path, b)))
     return found
 
 

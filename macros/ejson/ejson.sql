@@ -22,7 +22,13 @@
 {%- endmacro %}
 
 {% macro ejson_decimal(value, precision=18, scale=2) -%}
-  cast({{ ejson_number_text(value) }} as decimal({{ precision }}, {{ scale }}))
+  {#- Null, and so listed in uncast_fields, when the value has more decimals than the scale:
+      a cast alone would round it, and a rounded amount is a wrong amount. -#}
+  {%- set text = ejson_number_text(value) -%}
+  case
+    when cast({{ text }} as decimal(38, 18)) = cast({{ text }} as decimal({{ precision }}, {{ scale }}))
+      then cast({{ text }} as decimal({{ precision }}, {{ scale }}))
+  end
 {%- endmacro %}
 
 {% macro ejson_int(value) -%}

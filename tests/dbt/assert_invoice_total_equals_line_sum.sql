@@ -1,10 +1,7 @@
--- An invoice's total is the sum of its line amounts.
+-- An invoice's total is the sum of its line amounts (summed once, in the invoices mart).
 select
-    invoices.invoice_id,
-    invoices.total_amount,
-    coalesce(sum(line_items.line_amount), 0) as line_sum
-from {{ ref('invoices') }} as invoices
-left join {{ ref('invoice_line_items') }} as line_items
-    on invoices.invoice_id = line_items.invoice_id
-group by invoices.invoice_id, invoices.total_amount
-having invoices.total_amount <> coalesce(sum(line_items.line_amount), 0)
+    invoice_id,
+    total_amount,
+    line_items_amount
+from {{ ref('invoices') }}
+where total_amount <> line_items_amount

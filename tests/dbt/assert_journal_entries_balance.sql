@@ -1,8 +1,7 @@
--- Double entry: the debits of every journal entry equal its credits.
+-- Double entry: the debits of every journal entry equal its credits (summed in the mart).
 select
     journal_entry_id,
-    sum(debit_amount) as debits,
-    sum(credit_amount) as credits
-from {{ ref('journal_entry_lines') }}
-group by journal_entry_id
-having sum(debit_amount) <> sum(credit_amount)
+    debit_total,
+    credit_total
+from {{ ref('journal_entries') }}
+where debit_total <> credit_total

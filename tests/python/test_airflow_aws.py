@@ -19,8 +19,8 @@ from moto import mock_aws
 from cdclake.orchestration import landing_watch
 from cdclake.orchestration.config import PipelineConfig
 from cdclake.reconcile.sources import MongoReadSettings, connection_string
-from cdclake.reconcile.state import S3Store
 from cdclake.settings import PROJECT_DIR
+from cdclake.storage import S3Store
 
 pytestmark = pytest.mark.aws_double
 REGION = "eu-central-1"

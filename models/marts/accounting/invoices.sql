@@ -14,13 +14,23 @@ with live_documents as (
         'number', 'client_id', 'engagement_id', 'status', 'currency', 'issued_at', 'due_at',
         'paid_at', 'lines', 'total', 'version'
     ]) }}
+),
+
+line_totals as (
+    select
+        invoice_id,
+        sum(line_amount) as line_items_amount
+    from {{ ref('invoice_line_items') }}
+    group by invoice_id
 )
 
 select
-    _id as invoice_id,
+    live_documents._id as invoice_id,
     doc.number as invoice_number,
     doc.status,
     doc.currency,
     {{ typed_columns(typed) }},
+    coalesce(line_totals.line_items_amount, 0) as line_items_amount,
     {{ uncast_fields(typed) }} as uncast_fields
 from live_documents
+left join line_totals on live_documents._id = line_totals.invoice_id

@@ -1,0 +1,1 @@
+"""Great Expectations checks of the current-state tables (suites in ``expectations/``)."""

@@ -1,0 +1,87 @@
+"""The suites under ``expectations/``: one GX suite per table, reviewed like code.
+
+Each file is a Great Expectations 1.x suite (``name``, ``expectations``) whose ``meta``
+says which table it checks, the table's key (shown next to each failing example), the
+MongoDB collection it comes from, and how far the row count may move between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..settings import PROJECT_DIR
+
+SUITES_DIR = PROJECT_DIR / "expectations"
+
+
+class SuiteFileError(ValueError):
+    """A suite file that cannot be used; the message names the file and what to fix."""
+
+
+@dataclass(frozen=True)
+class SuiteFile:
+    path: Path
+    table: str
+    key: str
+    collection: str
+    max_shrink: float
+    max_growth: float
+    definition: dict[str, Any]
+
+    def expectation_suite(self):
+        """A fresh GX suite object (GX binds a suite to one context once added)."""
+        import great_expectations as gx
+
+        return gx.ExpectationSuite(**json.loads(json.dumps(self.definition)))
+
+    def row_count_parameters(self, previous_rows: int | None) -> dict[str, int | None]:
+        """Bounds for ``expect_table_row_count_to_be_between``: from the last run's row count
+        and this suite's tolerance; with no earlier run, only "not empty"."""
+        if previous_rows is None:
+            return {"min_rows": 1, "max_rows": None}
+        return {
+            "min_rows": max(1, math.floor(previous_rows * (1 - self.max_shrink))),
+            "max_rows": math.ceil(previous_rows * (1 + self.max_growth)) or None,
+        }
+
+
+def load_suites(directory: Path = SUITES_DIR) -> list[SuiteFile]:
+    """Every suite file in ``directory``, by table name."""
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise SuiteFileError(f"no Great Expectations suites (*.json) in {directory}")
+    return [_read(path) for path in files]
+
+
+def _read(path: Path) -> SuiteFile:
+    try:
+        definition = json.loads(path.read_text())
+        meta = definition["meta"]
+        tolerance = meta.get("row_count_tolerance", {})
+        suite = SuiteFile(
+            path=path,
+            table=meta["table"],
+            key=meta["key"],
+            collection=meta["collection"],
+            max_shrink=float(tolerance.get("max_shrink", 0.1)),
+            max_growth=float(tolerance.get("max_growth", 1.0)),
+            definition=definition,
+        )
+    except json.JSONDecodeError as error:
+        raise SuiteFileError(f"{path}: not valid JSON ({error})") from error
+    except (KeyError, TypeError, ValueError) as error:
+        raise SuiteFileError(
+            f"{path}: needs 'meta' with 'table', 'key' and 'collection' (and numeric "
+            f"'row_count_tolerance' values); missing or wrong: {error}"
+        ) from error
+    if definition.get("name") != suite.table:
+        raise SuiteFileError(f"{path}: the suite's name must be its table's name, '{suite.table}'")
+    try:
+        suite.expectation_suite()
+    except Exception as error:  # GX's own validation of types and arguments
+        raise SuiteFileError(f"{path}: Great Expectations cannot read this suite: {error}") from error
+    return suite
