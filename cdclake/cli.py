@@ -130,11 +130,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_run_summary(paths, outcome, sim.live_counts())
     if not outcome.success:
         return 1
+    _say("Validating the tables with the Great Expectations suites in expectations/ …")
+    quality = _validate(paths)
+    _say(f"Great Expectations: {quality.status}")
     _say("Reconciling the tables against the mongodump snapshot (counts, changed, sample, full) …")
     result, run_file = reconcile_and_save(paths, SnapshotSource(paths.snapshot), Options(), Progress.on_terminal())
     print(format_result(result))
     print(f"JSON result: {run_file}")
-    return result.exit_code
+    return _report(paths)
+
+
+def _validate(paths: Paths):
+    from .quality.validate import validate_lake
+    from .settings import target_schema
+    from .spark import get_or_create_session
+
+    return validate_lake(get_or_create_session(paths), target_schema(), paths.quality_dir, progress=_say)
+
+
+def _report(paths: Paths) -> int:
+    """Publish the data-quality report; exit 1 when it is red."""
+    from .report.publish import report_on_lake
+    from .settings import target_schema
+    from .spark import get_or_create_session
+
+    published = report_on_lake(
+        get_or_create_session(paths), target_schema(), paths.reports_dir, paths.reconcile_dir,
+        paths.quality_dir / "results",
+    )  # fmt: skip
+    report = published.report
+    _say(f"Data quality: {report.status.upper()}: {report.reason}")
+    _say(f"Report: {published.html}")
+    _say(f"All runs: {published.index}")
+    return 1 if report.status == "red" else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    quality = _validate(Paths.from_env())
+    _say(f"Great Expectations: {quality.status}; Data Docs: {quality.data_docs}")
+    return 0 if quality.status == "passed" else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    return _report(Paths.from_env())
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -169,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("paths", nargs="*")
     lint.set_defaults(func=cmd_lint_sql)
 
-    demo = sub.add_parser("demo", help="generate (or advance) the source, run dbt build, reconcile, summarise")
+    demo = sub.add_parser(
+        "demo", help="generate (or advance) the source, dbt build, validate, reconcile, publish the report"
+    )
     demo.add_argument("--documents", type=int, default=20_000)
     demo.add_argument("--events", type=int, default=2_000)
     demo.add_argument("--seed", type=int, default=7)
@@ -187,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(rec)
     rec.set_defaults(func=cmd_reconcile)
+
+    check = sub.add_parser(
+        "check", help="validate the tables with the Great Expectations suites in expectations/ (exit 1 on failures)"
+    )
+    check.set_defaults(func=cmd_check)
+    report = sub.add_parser(
+        "report", help="publish the data-quality report from the latest results (exit 1 when it is red)"
+    )
+    report.set_defaults(func=cmd_report)
     return parser
 
 

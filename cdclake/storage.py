@@ -15,7 +15,7 @@ from typing import Protocol
 class Store(Protocol):
     def read(self, name: str) -> str | None: ...
 
-    def write(self, name: str, text: str) -> str:
+    def write(self, name: str, text: str | bytes) -> str:
         """Replace ``name`` whole; returns where it now is."""
 
 
@@ -27,11 +27,11 @@ class LocalStore:
         path = self.folder / name
         return path.read_text() if path.is_file() else None
 
-    def write(self, name: str, text: str) -> str:
+    def write(self, name: str, text: str | bytes) -> str:
         path = self.folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".inprogress")
-        tmp.write_text(text)
+        tmp.write_bytes(text.encode() if isinstance(text, str) else text)
         os.replace(tmp, path)
         return str(path)
 
@@ -57,10 +57,11 @@ class S3Store:
         except self.client.exceptions.NoSuchKey:
             return None
 
-    def write(self, name: str, text: str) -> str:
+    def write(self, name: str, text: str | bytes) -> str:
         key = self._key(name)
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=text.encode(), ContentType=content_type)
+        body = text.encode() if isinstance(text, str) else text
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
         return f"s3://{self.bucket}/{key}"
 
 

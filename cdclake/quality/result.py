@@ -75,9 +75,7 @@ class QualityResult:
                 key=s["key"],
                 rows=s["rows"],
                 expectations=[
-                    ExpectationOutcome(
-                        **{**e, "columns": tuple(e["columns"]), "examples": tuple(e["examples"])}
-                    )
+                    ExpectationOutcome(**{**e, "columns": tuple(e["columns"]), "examples": tuple(e["examples"])})
                     for e in s["expectations"]
                 ],
             )

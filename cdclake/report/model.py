@@ -1,0 +1,265 @@
+"""The report as values: overall status and reason, one summary per collection, and the
+history the charts draw. Built from the run's results; no I/O here.
+
+Status: red when something is confirmed wrong (a confirmed reconciliation mismatch, a
+failing dbt test or Great Expectations expectation), amber when something is not yet
+known to be right (differences still in flight, a check that did not run, dbt warnings),
+green otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..quality.result import QualityResult
+from .lake_facts import DbtTest, LakeFacts
+
+GREEN, AMBER, RED = "green", "amber", "red"
+REPORT_SCHEMA_VERSION = 1
+RECONCILE_MODES = ("counts", "changed", "sample", "full")
+OTHER = "pipeline"  # dbt tests of models that belong to no one collection (schema drift)
+
+
+@dataclass
+class Check:
+    """One line of the report: a check, its outcome, and what it saw."""
+
+    name: str
+    status: str  # GREEN, AMBER, RED, or "not run"
+    summary: str
+
+
+@dataclass
+class CollectionReport:
+    collection: str
+    status: str
+    rows: int | None
+    source_documents: int | None
+    events_applied: int
+    events_quarantined: int
+    cdc_lag_seconds: float | None
+    checks: list[Check] = field(default_factory=list)
+    confirmed: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: list[dict[str, Any]] = field(default_factory=list)
+    dbt_failures: list[dict[str, Any]] = field(default_factory=list)
+    gx_failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class HistoryPoint:
+    run_id: str
+    generated_at: str
+    status: str
+    rows: dict[str, int | None]
+    confirmed: dict[str, int]
+    in_flight: dict[str, int]
+    events_applied: dict[str, int]
+    cdc_lag_seconds: dict[str, float | None]
+    applied_through: str | None = None  # the next report counts events applied after this
+
+
+@dataclass
+class Report:
+    run_id: str
+    generated_at: str
+    status: str
+    reason: str
+    collections: list[CollectionReport]
+    pipeline_checks: list[Check]
+    history: list[HistoryPoint]
+    data_docs: str | None = None
+    sources: dict[str, str | None] = field(default_factory=dict)
+    applied_through: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": REPORT_SCHEMA_VERSION, **asdict(self)}
+
+    def history_point(self) -> HistoryPoint:
+        return HistoryPoint(
+            run_id=self.run_id,
+            generated_at=self.generated_at,
+            status=self.status,
+            rows={c.collection: c.rows for c in self.collections},
+            confirmed={c.collection: len(c.confirmed) for c in self.collections},
+            in_flight={c.collection: len(c.in_flight) for c in self.collections},
+            events_applied={c.collection: c.events_applied for c in self.collections},
+            cdc_lag_seconds={c.collection: c.cdc_lag_seconds for c in self.collections},
+            applied_through=self.applied_through,
+        )
+
+
+def build_report(
+    run_id: str,
+    reconciliation: dict[str, Any] | None,
+    quality: QualityResult | None,
+    facts: LakeFacts,
+    history: list[HistoryPoint],
+    collections: list[str],
+    table_collections: dict[str, str],
+    now: dt.datetime | None = None,
+) -> Report:
+    """Judge the run. ``table_collections`` maps each model to its collection."""
+    now = now or dt.datetime.now(dt.UTC)
+    reports = [_collection_report(name, reconciliation, quality, facts, table_collections) for name in collections]
+    pipeline = _pipeline_checks(reconciliation, quality, facts, table_collections)
+    status, reason = _overall(reports, pipeline)
+    report = Report(
+        run_id=run_id,
+        generated_at=now.isoformat(),
+        status=status,
+        reason=reason,
+        collections=reports,
+        pipeline_checks=pipeline,
+        history=[],
+        data_docs=quality.data_docs if quality else None,
+        sources={
+            "reconciliation": reconciliation.get("source") if reconciliation else None,
+            "reconciled_at": reconciliation.get("finished_at") if reconciliation else None,
+            "validated_at": quality.finished_at if quality else None,
+        },
+        applied_through=facts.through,
+    )
+    report.history = [*history, report.history_point()]
+    return report
+
+
+def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_collections) -> CollectionReport:
+    checks_by_mode = {c["mode"]: c for c in (reconciliation or {}).get("checks", []) if c["collection"] == name}
+    counts = checks_by_mode.get("counts") or checks_by_mode.get("full") or {}
+    mismatches = [m for c in checks_by_mode.values() for m in c["mismatches"]]
+    unique = {(m["key"], m["kind"], m["in_flight"]): m for m in mismatches}.values()
+    report = CollectionReport(
+        collection=name,
+        status=GREEN,
+        rows=counts.get("table_count"),
+        source_documents=counts.get("source_count"),
+        events_applied=facts.events_applied.get(name, 0),
+        events_quarantined=facts.events_quarantined.get(name, 0),
+        cdc_lag_seconds=facts.lag_seconds.get(name),
+        confirmed=[m for m in unique if not m["in_flight"]],
+        in_flight=[m for m in unique if m["in_flight"]],
+    )
+    for mode in RECONCILE_MODES:
+        report.checks.append(_reconcile_check(mode, checks_by_mode.get(mode)))
+    dbt_tests = [t for t in facts.dbt_tests if _collection_of(t.model, table_collections) == name]
+    report.checks.append(_dbt_check(dbt_tests))
+    report.dbt_failures = [asdict(t) for t in dbt_tests if t.status not in ("pass", "success")]
+    suites = [s for s in (quality.suites if quality else []) if s.collection == name]
+    report.checks.append(_gx_check(suites, quality is not None))
+    report.gx_failures = [{"table": s.table, "key": s.key, **asdict(e)} for s in suites for e in s.failed]
+    report.status = _worst(c.status for c in report.checks)
+    return report
+
+
+def _reconcile_check(mode: str, check: dict[str, Any] | None) -> Check:
+    label = {"counts": "Counts vs MongoDB", "changed": "Changed documents", "sample": "Sampled documents",
+             "full": "Checksum (every document)"}[mode]  # fmt: skip
+    if check is None:
+        return Check(label, "not run", "not checked in this run")
+    confirmed = sum(1 for m in check["mismatches"] if not m["in_flight"])
+    in_flight = len(check["mismatches"]) - confirmed
+    if mode == "counts":
+        text = f"MongoDB {check['source_count']:,} · lake {check['table_count']:,}"
+    elif mode == "full":
+        text = f"{check['source_count']:,} documents checksummed"
+    else:
+        text = f"{check['compared']:,} documents compared"
+    if confirmed:
+        text += f" · {confirmed} confirmed difference(s)"
+    if in_flight:
+        text += f" · {in_flight} in flight"
+    if mode == "counts" and check["source_count"] != check["table_count"]:
+        return Check(label, AMBER if check.get("count_in_flight") else RED, text)
+    status = RED if check["status"] == "discrepancies" else AMBER if check["status"] == "in_flight" else GREEN
+    return Check(label, status, text)
+
+
+def _dbt_check(tests: list[DbtTest]) -> Check:
+    if not tests:
+        return Check("dbt tests", "not run", "no dbt test results recorded")
+    failed = [t for t in tests if t.status in ("fail", "error")]
+    warned = [t for t in tests if t.status == "warn"]
+    text = f"{len(tests) - len(failed) - len(warned)} of {len(tests)} passed"
+    if failed:
+        return Check("dbt tests", RED, text + f" · {len(failed)} failed")
+    if warned:
+        return Check("dbt tests", AMBER, text + f" · {len(warned)} warned")
+    return Check("dbt tests", GREEN, text)
+
+
+def _gx_check(suites, ran: bool) -> Check:
+    if not ran or not suites:
+        return Check("Great Expectations", "not run", "not validated in this run")
+    total = sum(len(s.expectations) for s in suites)
+    failed = sum(len(s.failed) for s in suites)
+    text = f"{total - failed} of {total} expectations met ({', '.join(s.table for s in suites)})"
+    return Check("Great Expectations", RED if failed else GREEN, text)
+
+
+def _pipeline_checks(reconciliation, quality, facts: LakeFacts, table_collections) -> list[Check]:
+    tests = [t for t in facts.dbt_tests if _collection_of(t.model, table_collections) == OTHER]
+    checks = [_dbt_check(tests)] if tests else []
+    if reconciliation is None:
+        checks.append(Check("Reconciliation", "not run", "no reconciliation result found"))
+    if quality is None:
+        checks.append(Check("Great Expectations", "not run", "no validation result found"))
+    return checks
+
+
+def _collection_of(model: str, table_collections: dict[str, str]) -> str:
+    if model in table_collections:
+        return table_collections[model]
+    base = model.removeprefix("current_")
+    return base if base in table_collections.values() else OTHER
+
+
+def _worst(statuses) -> str:
+    statuses = set(statuses)
+    if RED in statuses:
+        return RED
+    if AMBER in statuses or "not run" in statuses:
+        return AMBER
+    return GREEN
+
+
+def _overall(collections: list[CollectionReport], pipeline: list[Check]) -> tuple[str, str]:
+    status = _worst([c.status for c in collections] + [c.status for c in pipeline])
+    reasons = []
+    confirmed = [c for c in collections if c.confirmed]
+    if confirmed:
+        total = sum(len(c.confirmed) for c in confirmed)
+        reasons.append(f"{total} confirmed difference(s) between MongoDB and the lake ({_names(confirmed)})")
+    failing_dbt = [c for c in collections if any(t["status"] in ("fail", "error") for t in c.dbt_failures)]
+    if failing_dbt:
+        reasons.append(f"dbt tests failing ({_names(failing_dbt)})")
+    failing_gx = [c for c in collections if c.gx_failures]
+    if failing_gx:
+        total = sum(len(c.gx_failures) for c in failing_gx)
+        reasons.append(f"{total} data-quality expectation(s) not met ({_names(failing_gx)})")
+    red_counts = [c for c in collections if any(k.name == "Counts vs MongoDB" and k.status == RED for k in c.checks)]
+    if red_counts and not confirmed:
+        reasons.append(f"row counts differ from MongoDB ({_names(red_counts)})")
+    in_flight = [c for c in collections if c.in_flight]
+    if in_flight:
+        total = sum(len(c.in_flight) for c in in_flight)
+        reasons.append(
+            f"{total} difference(s) still in flight, waiting for changes that have landed but are not applied "
+            f"({_names(in_flight)})"
+        )
+    not_run = sorted({k.name for c in collections for k in c.checks if k.status == "not run"} | {
+        k.name for k in pipeline if k.status == "not run"})  # fmt: skip
+    if not_run:
+        reasons.append(f"not checked this run: {', '.join(not_run)}")
+    for check in pipeline:
+        if check.status in (RED, AMBER) and check.name == "dbt tests":
+            reasons.append(f"pipeline dbt tests: {check.summary}")
+    if status == GREEN:
+        return status, "Every check passed: the lake matches MongoDB and the books pass every data-quality rule."
+    text = "; ".join(reasons)
+    return status, text[:1].upper() + text[1:] + "."
+
+
+def _names(collections: list[CollectionReport]) -> str:
+    return ", ".join(c.collection for c in collections)

@@ -1,0 +1,127 @@
+"""Make a run's report and keep it with the others, in a local folder or on S3:
+
+runs/<run id>/report.html, report.json, junit.xml   one folder per run
+latest/report.html, report.json, junit.xml          the newest, at a fixed address
+history.json, index.html                            every run, for the charts and the list
+data-docs/                                          GX Data Docs (S3 only; locally linked in place)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..quality.result import QualityResult
+from ..quality.suites import load_suites
+from ..storage import LocalStore, Store, store_for
+from ..summary import CURRENT_STATE_TABLES
+from .lake_facts import LakeFacts
+from .model import HistoryPoint, Report, build_report
+from .render import render_html, render_index, render_json, render_junit
+
+HISTORY = "history.json"
+
+
+@dataclass(frozen=True)
+class PublishedReport:
+    report: Report
+    html: str  # where the run's HTML report is
+    latest: str
+    index: str
+
+
+def load_history(store: Store) -> list[HistoryPoint]:
+    text = store.read(HISTORY)
+    return [HistoryPoint(**point) for point in json.loads(text)] if text else []
+
+
+def make_report(
+    reconciliation: dict | None,
+    quality: QualityResult | None,
+    facts: LakeFacts,
+    store: Store,
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> PublishedReport:
+    """Judge the run, render it and publish it beside the earlier runs."""
+    now = now or dt.datetime.now(dt.UTC)
+    run_id = run_id or now.strftime("%Y%m%dT%H%M%SZ")
+    report = build_report(
+        run_id=run_id,
+        reconciliation=reconciliation,
+        quality=quality,
+        facts=facts,
+        history=load_history(store),
+        collections=list(CURRENT_STATE_TABLES),
+        table_collections={suite.table: suite.collection for suite in load_suites()},
+        now=now,
+    )
+    return publish(report, store)
+
+
+def previous_applied_through(store: Store) -> str | None:
+    """Where the last report stopped counting applied events (``None`` before the first)."""
+    history = load_history(store)
+    return history[-1].applied_through if history else None
+
+
+def publish(report: Report, store: Store) -> PublishedReport:
+    data_docs = _data_docs_location(report, store)
+    folder = f"runs/{_safe(report.run_id)}"
+    documents = {"report.json": render_json(report), "junit.xml": render_junit(report)}
+    html = store.write(
+        f"{folder}/report.html", render_html(report, _link(data_docs, depth=2), history_link="../../index.html")
+    )
+    for name, text in documents.items():
+        store.write(f"{folder}/{name}", text)
+    for name, text in documents.items():
+        store.write(f"latest/{name}", text)
+    latest = store.write("latest/report.html", render_html(report, _link(data_docs, depth=1), "../index.html"))
+    history = [asdict(point) for point in report.history]
+    store.write(HISTORY, json.dumps(history, indent=2))
+    links = {point["run_id"]: f"runs/{_safe(point['run_id'])}/report.html" for point in history}
+    index = store.write("index.html", render_index(history, links))
+    return PublishedReport(report, html, latest, index)
+
+
+def _data_docs_location(report: Report, store: Store) -> str | None:
+    """A path relative to the reports folder: in place locally, copied beside them on S3."""
+    if not report.data_docs:
+        return None
+    site = Path(report.data_docs)
+    if isinstance(store, LocalStore):
+        return os.path.relpath(site, store.folder)
+    if site.is_file():
+        for path in site.parent.rglob("*"):
+            if path.is_file():
+                store.write(f"data-docs/{path.relative_to(site.parent)}", path.read_bytes())
+        return "data-docs/index.html"
+    return None
+
+
+def _link(location: str | None, depth: int) -> str | None:
+    return None if location is None else "../" * depth + location
+
+
+def _safe(run_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
+
+
+def report_on_lake(
+    spark, schema: str, reports: str | Path, reconcile_state: str | Path, quality_results: str | Path,
+    run_id: str | None = None,
+) -> PublishedReport:  # fmt: skip
+    """The report of the newest reconciliation and validation results, and of the applies
+    since the previous report."""
+    from ..quality.validate import QualityResults
+    from ..reconcile.state import StateFiles
+    from .lake_facts import read_lake_facts
+
+    store = store_for(reports)
+    facts = read_lake_facts(spark, schema, since=previous_applied_through(store))
+    return make_report(
+        StateFiles(reconcile_state).latest(), QualityResults(quality_results).latest(), facts, store, run_id
+    )
