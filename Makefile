@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup java lint pytest dbt airflow lock bench clean
+.PHONY: demo test setup java chromium lint pytest dbt airflow lock bench clean
 
 demo: setup ## generate the source, land DMS files, dbt build on local Spark + Iceberg, reconcile, summarise
 	$(BIN)/cdclake demo
 
-test: setup lint pytest ## everything CI runs
+test: setup chromium lint pytest ## everything CI runs
 
 setup: java $(STAMP)
 
@@ -25,6 +25,12 @@ java: ## Spark 3.5 needs Java 17 (or 11); install it from Debian if it is missin
 	@if ! java -version 2>&1 | grep -qE 'version "(11|17)'; then \
 	  echo "Installing OpenJDK 17 (Spark needs Java)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	fi
+
+chromium: ## the report's browser test opens it in Debian's Chromium (driven by Playwright)
+	@if ! command -v chromium > /dev/null; then \
+	  echo "Installing Chromium from Debian (for the report's browser test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; \
 	fi
 
 lint: setup

@@ -48,6 +48,9 @@ FAULT_COLLECTIONS = {
     "corrupted_field": "invoices",
     "source_only": "engagements",
     "landing_only": "clients",
+    # An update, so clients' count still shows only the landing-only document; a sensitive
+    # field, so the report has a client's email to redact.
+    "corrupted_sensitive_field": "clients",
 }
 FAULT_KINDS = tuple(FAULT_COLLECTIONS)
 # Far above any index the simulated application reaches (yet within an ObjectId's time
@@ -165,13 +168,14 @@ class Simulator:
     def inject_faults(
         self, outbox: Path, kinds: tuple[str, ...] = FAULT_KINDS
     ) -> tuple[list[LandedFile], list[InjectedFault]]:
-        """Break the capture on purpose, once per kind, each in its own collection (see
-        ``FAULT_COLLECTIONS``) so that counts can tell a missing document from an extra one:
+        """Break the capture on purpose, once per kind, in the collections of
+        ``FAULT_COLLECTIONS``, chosen so that counts can tell a missing document from an extra one:
 
         - ``dropped_event``: the source updates a document, DMS never writes the change;
         - ``corrupted_field``: DMS writes the change with the ``status`` value altered;
         - ``source_only``: the source inserts a document, DMS never writes it;
-        - ``landing_only``: DMS writes an insert the source never had.
+        - ``landing_only``: DMS writes an insert the source never had;
+        - ``corrupted_sensitive_field``: DMS writes the change with the ``email`` mangled.
         """
         unknown = set(kinds) - set(FAULT_KINDS)
         if unknown:
@@ -187,16 +191,25 @@ class Simulator:
             elif kind == "corrupted_field":
                 event = self._update(rng, name, self._live_index(rng, name))
                 corrupted = {**event.document, "status": event.document["status"] + " (corrupted)"}
-                landing[name] = [Event("U", event.key, corrupted, event.commit_us)]
+                landing.setdefault(name, []).append(Event("U", event.key, corrupted, event.commit_us))
                 faults.append(InjectedFault(kind, name, key_text(event.key), "differs", "status"))
+            elif kind == "corrupted_sensitive_field":
+                event = self._update(rng, name, self._live_index(rng, name))
+                corrupted = {**event.document, "email": event.document["email"].replace("@", " at ")}
+                landing.setdefault(name, []).append(Event("U", event.key, corrupted, event.commit_us))
+                faults.append(InjectedFault(kind, name, key_text(event.key), "differs", "email"))
             elif kind == "source_only":
                 event = self._insert(rng, name, self.collections[name].size)
                 faults.append(InjectedFault(kind, name, key_text(event.key), "missing_in_table"))
             else:
                 document = make_document(self.seed, name, _PHANTOM_INDEX + self.counters.batches, 0)
-                landing[name] = [Event("I", document["_id"], document, self._tick(rng))]
+                landing.setdefault(name, []).append(Event("I", document["_id"], document, self._tick(rng)))
                 faults.append(InjectedFault(kind, name, key_text(document["_id"]), "extra_in_table"))
-        return [self._write_cdc_file(name, events, outbox) for name, events in landing.items()], faults
+        files = [
+            self._write_cdc_file(name, sorted(events, key=lambda e: e.commit_us), outbox)
+            for name, events in landing.items()
+        ]
+        return files, faults
 
     def _live_index(self, rng: random.Random, name: str) -> int:
         coll = self.collections[name]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,14 @@ class SuiteFile:
     max_growth: float
     definition: dict[str, Any]
 
-    def expectation_suite(self):
-        """A fresh GX suite object (GX binds a suite to one context once added)."""
+    def expectation_suite(self, name: str | None = None, keep: Callable[[dict], bool] = lambda _: True):
+        """A fresh GX suite object (GX binds a suite to one context once added), holding the
+        expectations ``keep`` accepts."""
         import great_expectations as gx
 
-        return gx.ExpectationSuite(**json.loads(json.dumps(self.definition)))
+        definition = json.loads(json.dumps(self.definition))
+        definition["expectations"] = [e for e in definition["expectations"] if keep(e)]
+        return gx.ExpectationSuite(**{**definition, "name": name or self.table})
 
     def row_count_parameters(self, previous_rows: int | None) -> dict[str, int | None]:
         """Bounds for ``expect_table_row_count_to_be_between``: from the last run's row count

@@ -4,6 +4,10 @@ pandas frames (the unit tests), with the same suite files.
 GX 1.x hands one set of batch parameters to every validation definition of a checkpoint,
 while each table here is its own dataframe; so a run validates each definition with its
 table under one run id, then builds Data Docs once — what a checkpoint run does.
+
+Expectations on sensitive columns (``cdclake.redaction``) run as a suite of their own,
+``<table>__sensitive``, with GX told to keep no unexpected values: their failing rows are
+known by key only, so neither GX's stored results nor its Data Docs hold a client's data.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..redaction import Redactor
+from ..redaction import REDACTED, Redactor
 from ..storage import Store, store_for
 from .result import ExpectationOutcome, QualityResult, SuiteOutcome
 from .suites import SuiteFile, load_suites
@@ -51,20 +55,31 @@ def validate_frames(
     gx_run_id = RunIdentifier(run_name=run_id, run_time=started)
     datasource = _datasource(context, engine)
     result = QualityResult(run_id=run_id, engine=engine, started_at=started.isoformat())
+    redactor = Redactor.from_env()
     for suite in suites:
         progress(f"{suite.table}: {len(suite.definition['expectations'])} expectations")
-        definition = _validation_definition(context, datasource, suite)
-        validation = definition.run(
-            batch_parameters={"dataframe": frames[suite.table]},
-            expectation_parameters=suite.row_count_parameters((previous_rows or {}).get(suite.table)),
-            result_format={
-                "result_format": "SUMMARY",
-                "unexpected_index_column_names": [suite.key],
-                "partial_unexpected_count": EXAMPLES_PER_EXPECTATION,
-            },
-            run_id=gx_run_id,
-        )
-        result.suites.append(_suite_outcome(suite, validation))
+        outcomes = []
+        for sensitive in (False, True):
+            part = suite.expectation_suite(
+                name=f"{suite.table}__sensitive" if sensitive else suite.table,
+                keep=lambda e, sensitive=sensitive: _touches(e, redactor) == sensitive,
+            )
+            if not part.expectations:
+                continue
+            definition = _validation_definition(context, datasource, suite, part)
+            validation = definition.run(
+                batch_parameters={"dataframe": frames[suite.table]},
+                expectation_parameters=suite.row_count_parameters((previous_rows or {}).get(suite.table)),
+                result_format={
+                    "result_format": "SUMMARY",
+                    "unexpected_index_column_names": [suite.key],
+                    "partial_unexpected_count": EXAMPLES_PER_EXPECTATION,
+                    "exclude_unexpected_values": sensitive,
+                },
+                run_id=gx_run_id,
+            )
+            outcomes += [_expectation_outcome(suite, r, redactor) for r in validation.results]
+        result.suites.append(_suite_outcome(suite, outcomes))
     result.finished_at = dt.datetime.now(dt.UTC).isoformat()
     return result
 
@@ -134,7 +149,11 @@ def _datasource(context, engine: str):
     raise ValueError(f"unknown engine {engine!r}: spark or pandas")
 
 
-def _validation_definition(context, datasource, suite: SuiteFile):
+def _touches(expectation: dict, redactor: Redactor) -> bool:
+    return any(redactor.is_sensitive(column) for column in _columns(expectation["kwargs"]))
+
+
+def _validation_definition(context, datasource, suite: SuiteFile, part):
     import great_expectations as gx
 
     try:
@@ -145,14 +164,13 @@ def _validation_definition(context, datasource, suite: SuiteFile):
         batch = asset.get_batch_definition("whole table")
     except KeyError:
         batch = asset.add_batch_definition_whole_dataframe("whole table")
-    gx_suite = context.suites.add_or_update(suite.expectation_suite())
+    gx_suite = context.suites.add_or_update(part)
     return context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=suite.table, data=batch, suite=gx_suite)
+        gx.ValidationDefinition(name=part.name, data=batch, suite=gx_suite)
     )
 
 
-def _suite_outcome(suite: SuiteFile, validation) -> SuiteOutcome:
-    outcomes = [_expectation_outcome(suite, r) for r in validation.results]
+def _suite_outcome(suite: SuiteFile, outcomes: list[ExpectationOutcome]) -> SuiteOutcome:
     # GX returns results in its own order; the report follows the suite file's.
     order = {(e["type"], _columns(e["kwargs"])): i for i, e in enumerate(suite.definition["expectations"])}
     outcomes.sort(key=lambda o: order.get((o.expectation, o.columns), len(order)))
@@ -163,7 +181,7 @@ def _suite_outcome(suite: SuiteFile, validation) -> SuiteOutcome:
     return SuiteOutcome(table=suite.table, collection=suite.collection, key=suite.key, rows=rows, expectations=outcomes)
 
 
-def _expectation_outcome(suite: SuiteFile, validation) -> ExpectationOutcome:
+def _expectation_outcome(suite: SuiteFile, validation, redactor: Redactor) -> ExpectationOutcome:
     config = validation.expectation_config
     kwargs = config.kwargs
     columns = _columns(kwargs)
@@ -184,7 +202,7 @@ def _expectation_outcome(suite: SuiteFile, validation) -> ExpectationOutcome:
         rows_checked=details.get("element_count"),
         rows_failed=details.get("unexpected_count"),
         observed=None if observed is None else _text(observed),
-        examples=_examples(suite.key, columns, details),
+        examples=_examples(suite.key, columns, details, redactor),
         error=error,
     )
 
@@ -193,18 +211,23 @@ def _columns(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(c for c in (kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")) if c)
 
 
-def _examples(key: str, columns: tuple[str, ...], details: Mapping[str, Any]) -> tuple[dict[str, str | None], ...]:
+def _examples(
+    key: str, columns: tuple[str, ...], details: Mapping[str, Any], redactor: Redactor
+) -> tuple[dict[str, str | None], ...]:
     """Failing rows as {column: value}, the key first; sensitive values redacted."""
-    redactor = Redactor.from_env()
     rows = details.get("partial_unexpected_index_list") or [
         dict(zip(columns, value if isinstance(value, tuple | list) else (value,), strict=False))
         for value in details.get("partial_unexpected_list") or []
     ]
+    if len(rows) == 1 and isinstance(rows[0].get(key), list):  # keys only: {key: [k1, k2, …]}
+        rows = [{key: value} for value in rows[0][key]]
     examples = []
     for row in rows[:EXAMPLES_PER_EXPECTATION]:
-        ordered = {key: row[key]} if key in row else {}
-        ordered.update({name: value for name, value in row.items() if name != key})
-        examples.append({name: _text(redactor.value(name, value)) for name, value in ordered.items()})
+        shown = {key: row.get(key)}
+        shown.update({name: row.get(name) for name in columns if name != key})
+        examples.append(
+            {name: REDACTED if redactor.is_sensitive(name) else _text(value) for name, value in shown.items()}
+        )
     return tuple(examples)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from cdclake.cli import main
 from cdclake.generator.delivery import Delivery
+from cdclake.generator.simulator import FAULT_KINDS
 from cdclake.reconcile.lake import LakeState
 from cdclake.reconcile.progress import Progress
 from cdclake.reconcile.run import Options, reconcile
@@ -54,7 +55,7 @@ def differing_fields(result: dict[str, Any], key: str) -> set[str]:
     }
 
 
-ALL_FAULTS = {"dropped_event", "corrupted_field", "source_only", "landing_only"}
+ALL_FAULTS = set(FAULT_KINDS)
 
 
 @pytest.mark.parametrize(
