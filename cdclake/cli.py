@@ -108,8 +108,7 @@ def cmd_lint_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .reconcile.command import reconcile_and_save
-    from .reconcile.console import format_result
+    from .checks import run_checks
     from .reconcile.progress import Progress
     from .reconcile.run import Options
     from .reconcile.sources import SnapshotSource
@@ -124,55 +123,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         _say("Source exists: capturing the next CDC batch")
         sim = advance_source(paths, 1, args.events, chaotic=True)
+    if args.inject_faults:
+        _inject_faults(paths, sim)
     write_snapshot(paths, sim)
     _say("Running dbt build on local Spark + Iceberg …")
     outcome = run_dbt(["build"], paths)
     print_run_summary(paths, outcome, sim.live_counts())
-    if not outcome.success:
+    if not outcome.success and not args.inject_faults:
         return 1
-    _say("Validating the tables with the Great Expectations suites in expectations/ …")
-    quality = _validate(paths)
-    _say(f"Great Expectations: {quality.status}")
-    _say("Reconciling the tables against the mongodump snapshot (counts, changed, sample, full) …")
-    result, run_file = reconcile_and_save(paths, SnapshotSource(paths.snapshot), Options(), Progress.on_terminal())
-    print(format_result(result))
-    print(f"JSON result: {run_file}")
-    return _report(paths)
+    published = run_checks(paths, SnapshotSource(paths.snapshot), Options(), progress=Progress.on_terminal(), say=_say)
+    return 1 if published.report.status == "red" else 0
 
 
-def _validate(paths: Paths):
-    from .quality.validate import validate_lake
-    from .settings import target_schema
-    from .spark import get_or_create_session
-
-    return validate_lake(get_or_create_session(paths), target_schema(), paths.quality_dir, progress=_say)
-
-
-def _report(paths: Paths) -> int:
-    """Publish the data-quality report; exit 1 when it is red."""
-    from .report.publish import report_on_lake
-    from .settings import target_schema
-    from .spark import get_or_create_session
-
-    published = report_on_lake(
-        get_or_create_session(paths), target_schema(), paths.reports_dir, paths.reconcile_dir,
-        paths.quality_dir / "results",
-    )  # fmt: skip
-    report = published.report
-    _say(f"Data quality: {report.status.upper()}: {report.reason}")
-    _say(f"Report: {published.html}")
-    _say(f"All runs: {published.index}")
-    return 1 if report.status == "red" else 0
+def _inject_faults(paths: Paths, sim: Simulator) -> None:
+    """Land a batch of capture faults (see Simulator.inject_faults) for the checks to find."""
+    files, faults = sim.inject_faults(paths.outbox)
+    Delivery(paths.outbox, paths.landing).land(files)
+    sim.save()
+    _say(f"injected {len(faults)} faults: " + ", ".join(f"{f.kind} ({f.collection})" for f in faults))
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    quality = _validate(Paths.from_env())
-    _say(f"Great Expectations: {quality.status}; Data Docs: {quality.data_docs}")
-    return 0 if quality.status == "passed" else 1
+def cmd_checks(args: argparse.Namespace) -> int:
+    from .checks import run_command
 
-
-def cmd_report(args: argparse.Namespace) -> int:
-    return _report(Paths.from_env())
+    return run_command(args)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -214,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--events", type=int, default=2_000)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--rows-per-file", type=int, default=5_000)
+    demo.add_argument(
+        "--inject-faults", action="store_true", help="also land capture faults, to see a red report (and what it says)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     from .reconcile.command import add_arguments
@@ -228,14 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(rec)
     rec.set_defaults(func=cmd_reconcile)
 
-    check = sub.add_parser(
-        "check", help="validate the tables with the Great Expectations suites in expectations/ (exit 1 on failures)"
+    from .checks import add_arguments as add_checks_arguments
+
+    checks = sub.add_parser(
+        "checks",
+        help="Great Expectations, reconciliation, then the data-quality report (exit 1 when it is red)",
+        description="Validate the tables with the suites in expectations/, reconcile them with MongoDB "
+        "(secondaries) or a mongodump, and publish the data-quality report. Exit status: 0 green or amber, "
+        "1 red, 2 a usage or connection problem, 3 a crash.",
     )
-    check.set_defaults(func=cmd_check)
-    report = sub.add_parser(
-        "report", help="publish the data-quality report from the latest results (exit 1 when it is red)"
-    )
-    report.set_defaults(func=cmd_report)
+    add_checks_arguments(checks)
+    checks.set_defaults(func=cmd_checks)
     return parser
 
 

@@ -1,5 +1,6 @@
-"""The reconciliation job on EMR on EKS: the job spec is infra/emr/reconcile-job.json,
-read and filled when the task runs (never while the DAG is parsed)."""
+"""The checks job on EMR on EKS (Great Expectations, reconciliation, report): the job spec
+is infra/emr/checks-job.json, read and filled when the task runs (never while the DAG is
+parsed)."""
 
 from __future__ import annotations
 
@@ -13,24 +14,24 @@ from ..settings import PROJECT_DIR
 from .config import PipelineConfig
 from .tasks import run_seed
 
-JOB_SPEC = PROJECT_DIR / "infra" / "emr" / "reconcile-job.json"
+JOB_SPEC = PROJECT_DIR / "infra" / "emr" / "checks-job.json"
 
 
-def state_uri(config: PipelineConfig) -> str:
-    """Where the job keeps results and in-flight mismatches between runs."""
-    return f"s3://{config.report_bucket}/{config.report_prefix}/reconcile"
+def results_uri(config: PipelineConfig) -> str:
+    """Where the job keeps every result and report between runs (see cdclake.checks)."""
+    return f"s3://{config.report_bucket}/{config.report_prefix}"
 
 
 def job_spec(config: PipelineConfig, seed: int) -> dict[str, Any]:
     """The job spec with its ``${NAME}`` placeholders filled; unknown names are an error."""
     values = {name.upper(): str(value) for name, value in vars(config).items()}
     values["SEED"] = str(seed)
-    values["STATE_URI"] = state_uri(config)
+    values["RESULTS_URI"] = results_uri(config)
     values["EMR_JOB_SCRIPT_URI_DIR"] = config.emr_job_script_uri.rpartition("/")[0]
     return json.loads(Template(JOB_SPEC.read_text()).substitute(values))
 
 
-class ReconcileOnEmr(EmrContainerOperator):
+class ChecksOnEmr(EmrContainerOperator):
     """EmrContainerOperator whose job driver and configuration come from the repo's spec."""
 
     def __init__(self, *, config: PipelineConfig, **kwargs: Any) -> None:

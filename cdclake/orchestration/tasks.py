@@ -39,13 +39,13 @@ def record_watermark(dag_run: Any) -> str:
     return watermark
 
 
-def reconcile_locally(modes: str, run_id: str) -> str:
-    """Reconcile in this process: against MongoDB when ``CDCLAKE_MONGO_URI`` (or its
-    secret) is set, else against the mongodump snapshot. Each run samples other
-    documents (the seed follows the run). Returns where the result is."""
+def run_checks_locally(modes: str, run_id: str) -> str:
+    """Great Expectations, reconciliation and the report, in this process: against MongoDB
+    when ``CDCLAKE_MONGO_URI`` (or its secret) is set, else against the mongodump snapshot.
+    Each run samples other documents (the seed follows the run). Returns the report's path."""
     import os
 
-    from ..reconcile.command import reconcile_and_save
+    from ..checks import run_checks
     from ..reconcile.progress import Progress
     from ..reconcile.run import Options
     from ..reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource
@@ -54,8 +54,7 @@ def reconcile_locally(modes: str, run_id: str) -> str:
     live = os.environ.get("CDCLAKE_MONGO_URI") or os.environ.get("CDCLAKE_MONGO_URI_SECRET")
     source = MongoSource(MongoReadSettings()) if live else SnapshotSource(paths.snapshot)
     options = Options(modes=tuple(modes.split(",")), seed=run_seed(run_id), live_source=bool(live))
-    _, location = reconcile_and_save(paths, source, options, Progress(enabled=True))
-    return location
+    return run_checks(paths, source, options, progress=Progress(enabled=True)).html
 
 
 def run_seed(run_id: str) -> int:
@@ -63,29 +62,30 @@ def run_seed(run_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(run_id.encode(), digest_size=4).digest(), "big")
 
 
-def publish_results(state_location: str, config: PipelineConfig) -> str:
-    """Copy the latest reconciliation result where stakeholders look, then fail the run,
-    saying why and where to look, if it holds confirmed discrepancies."""
+def results_location(config: PipelineConfig) -> str:
+    """Where the checks leave results and reports: S3 on AWS, the data directory locally."""
+    if config.environment == "aws":
+        from .emr import results_uri
+
+        return results_uri(config)
+    return str(Paths.from_env().data_dir)
+
+
+def verdict(config: PipelineConfig) -> str:
+    """Read the report the checks just published and fail the run, saying why and where
+    to look, when it is red (confirmed discrepancies, failing dbt tests or expectations)."""
     from airflow.exceptions import AirflowFailException
 
-    from ..reconcile.state import StateFiles
+    from ..checks import ResultLocations
     from ..storage import store_for
 
-    result = StateFiles(state_location).latest()
-    if result is None:
-        raise AirflowFailException(f"no reconciliation result in {state_location}: did the reconcile task run?")
-    target = store_for(
-        f"s3://{config.report_bucket}/{config.report_prefix}"
-        if config.environment == "aws"
-        else Paths.from_env().data_dir / "reports"
-    )
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    published = target.write(f"reconciliation/{result['started_at'][:19].replace(':', '')}.json", text)
-    target.write("reconciliation/latest.json", text)
-    confirmed = [f"{c['collection']} ({c['mode']})" for c in result["checks"] if c["status"] == "discrepancies"]
-    if confirmed:
-        raise AirflowFailException(
-            f"reconciliation found confirmed discrepancies in {', '.join(confirmed)}: see {published}"
-        )
-    print(f"reconciliation {result['status']}: {published}")
-    return published
+    reports = ResultLocations(results_location(config)).reports
+    text = store_for(reports).read("latest/report.json")
+    if text is None:
+        raise AirflowFailException(f"no report in {reports}/latest: did the checks task run?")
+    report = json.loads(text)
+    where = f"{reports}/runs/{report['run_id']}/report.html"
+    if report["status"] == "red":
+        raise AirflowFailException(f"data quality is RED: {report['reason']} Report: {where}")
+    print(f"data quality is {report['status'].upper()}: {report['reason']} Report: {where}")
+    return where

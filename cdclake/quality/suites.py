@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 
 from ..settings import PROJECT_DIR
 
-SUITES_DIR = PROJECT_DIR / "expectations"
+# CDCLAKE_EXPECTATIONS_DIR: where a packed job finds them (the EMR job ships the folder).
+SUITES_DIR = Path(os.environ.get("CDCLAKE_EXPECTATIONS_DIR", PROJECT_DIR / "expectations"))
 
 
 class SuiteFileError(ValueError):

@@ -84,13 +84,20 @@ def validate_frames(
     return result
 
 
-def validate_lake(spark, schema: str, quality_dir: Path, progress: Callable[[str], None] = print) -> QualityResult:
-    """The suites against the Iceberg tables, in the file data context under ``quality_dir``;
-    saves the result (``latest.json``, ``runs/``) and builds Data Docs."""
+def validate_lake(
+    spark,
+    schema: str,
+    quality_dir: Path,
+    results_location: str | Path | None = None,
+    progress: Callable[[str], None] = print,
+) -> QualityResult:
+    """The suites against the Iceberg tables, in the file data context under ``quality_dir``
+    (which builds the Data Docs); saves the result (``latest.json``, ``runs/``) in
+    ``results_location`` (default ``quality_dir/results``; a folder or an S3 prefix)."""
     import great_expectations as gx
 
     suites = load_suites()
-    results = QualityResults(quality_dir / "results")
+    results = QualityResults(results_location or quality_dir / "results")
     previous = results.latest()
     context = gx.get_context(mode="file", project_root_dir=str(quality_dir))
     frames = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
@@ -70,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-def _options(args: argparse.Namespace) -> Options:
+def options_from_args(args: argparse.Namespace) -> Options:
     asked = [mode.strip() for text in args.mode or ["all"] for mode in text.split(",") if mode.strip()]
     unknown = sorted(set(asked) - {*MODES, "all"})
     if unknown:
@@ -95,7 +96,7 @@ def _tag_set(text: str) -> dict[str, str]:
         raise UsageError(f"--tag-set {text!r}: write tags as name=value,name=value") from None
 
 
-def _source(args: argparse.Namespace, paths: Paths) -> DocumentSource:
+def source_from_args(args: argparse.Namespace, paths: Paths) -> DocumentSource:
     if args.source == "snapshot":
         root = args.snapshot or paths.snapshot
         if not root.is_dir():
@@ -143,8 +144,22 @@ def reconcile_and_save(
 def run_command(args: argparse.Namespace) -> int:
     paths = Paths.from_env()
     progress = Progress.silent() if args.quiet else Progress.on_terminal()
+
+    def reconcile_once() -> int:
+        source, options = source_from_args(args, paths), options_from_args(args)
+        result, run_file = reconcile_and_save(paths, source, options, progress, args.state_uri)
+        print(format_result(result))
+        print(f"JSON result: {run_file}")
+        return result.exit_code
+
+    return guarded(reconcile_once)
+
+
+def guarded(action: Callable[[], int]) -> int:
+    """Run ``action``; a problem the operator can fix is exit 2 with what to do, a crash is
+    exit 3 with its trace, so neither reads as "discrepancies" (exit 1)."""
     try:
-        result, run_file = reconcile_and_save(paths, _source(args, paths), _options(args), progress, args.state_uri)
+        return action()
     except (UsageError, SourceSettingsError, FileNotFoundError, ConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
@@ -161,10 +176,7 @@ def run_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    except Exception:  # a crash must not read as "discrepancies" (exit 1)
+    except Exception:
         traceback.print_exc()
-        print("error: reconciliation stopped unexpectedly (the trace above says where)", file=sys.stderr)
+        print("error: the run stopped unexpectedly (the trace above says where)", file=sys.stderr)
         return INTERNAL_ERROR
-    print(format_result(result))
-    print(f"JSON result: {run_file}")
-    return result.exit_code

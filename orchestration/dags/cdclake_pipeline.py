@@ -5,9 +5,11 @@
    short-circuit on the local landing folder. Nothing new: dbt and the checks are skipped.
 2. dbt through astronomer-cosmos, one task per model and its tests: the local Spark
    target by default, the Glue target (dbt-glue) on AWS.
-3. Reconciliation: in this worker locally; on AWS a Spark job on EMR on EKS (job spec in
+3. The checks: Great Expectations on the tables, reconciliation against MongoDB
+   secondaries, and the data-quality report published beside the earlier ones (local
+   folder or S3); in this worker locally, on AWS a Spark job on EMR on EKS (job spec in
    infra/emr/).
-4. Publish the result (local folder or S3) and fail the run on confirmed discrepancies.
+4. The verdict: the run fails, saying why and where the report is, when it is red.
 
 Settings: ``cdclake.orchestration.config`` (README, "Airflow"). ``max_active_runs=1``: two
 runs must never merge into the same tables at once.
@@ -42,14 +44,14 @@ default_args = {
 
 with DAG(
     dag_id="cdclake_pipeline",
-    description="DMS landing → dbt (Iceberg current state) → reconciliation → published results",
+    description="DMS landing → dbt (Iceberg current state) → GX + reconciliation → data-quality report",
     schedule=dt.timedelta(minutes=CONFIG.schedule_minutes),
     start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=dt.timedelta(hours=3),
     default_args=default_args,
-    tags=["cdclake", "dms", "dbt", "reconciliation"],
+    tags=["cdclake", "dms", "dbt", "great-expectations", "reconciliation"],
     doc_md=__doc__,
 ) as dag:
     if ON_AWS:
@@ -114,11 +116,11 @@ with DAG(
         return tasks.record_watermark(dag_run)
 
     if ON_AWS:
-        from cdclake.orchestration.emr import ReconcileOnEmr, state_uri
+        from cdclake.orchestration.emr import ChecksOnEmr
 
-        reconcile = ReconcileOnEmr(
-            task_id="reconcile",
-            name="cdclake-reconcile",
+        checks = ChecksOnEmr(
+            task_id="checks",
+            name="cdclake-checks",
             config=CONFIG,
             virtual_cluster_id=CONFIG.variable("emr_virtual_cluster_id"),
             execution_role_arn=CONFIG.variable("emr_execution_role_arn"),
@@ -126,19 +128,17 @@ with DAG(
             max_polling_attempts=120,  # 2 hours of polling, as long as the task may run
             execution_timeout=dt.timedelta(hours=2),
         )
-        results = state_uri(CONFIG)
     else:
-        reconcile = PythonOperator(
-            task_id="reconcile",
-            python_callable=tasks.reconcile_locally,
+        checks = PythonOperator(
+            task_id="checks",
+            python_callable=tasks.run_checks_locally,
             op_kwargs={"modes": CONFIG.reconcile_modes},
             pre_execute=tasks.ensure_local_spark,
         )
-        results = str(PATHS.data_dir / "reconcile")
 
     @task(retries=0)  # a verdict, not a transient failure
-    def publish() -> str:
-        return tasks.publish_results(results, CONFIG)
+    def verdict() -> str:
+        return tasks.verdict(CONFIG)
 
-    gate >> dbt >> [record_watermark(), reconcile]
-    reconcile >> publish()
+    gate >> dbt >> [record_watermark(), checks]
+    checks >> verdict()

@@ -51,7 +51,7 @@ def config(**overrides: str) -> PipelineConfig:
         "warehouse_uri": "s3://firm-lake/warehouse",
         "emr_virtual_cluster_id": "to-be-created",
         "emr_execution_role_arn": "arn:aws:iam::123456789012:role/cdclake-emr-job",
-        "emr_job_script_uri": "s3://firm-lake/jobs/reconcile_job.py",
+        "emr_job_script_uri": "s3://firm-lake/jobs/checks_job.py",
     }
     return PipelineConfig(**(settings | overrides))
 
@@ -96,8 +96,8 @@ def test_the_s3_sensor_sees_only_files_landed_since_the_last_apply(aws, monkeypa
     assert poke(applied)
 
 
-def test_the_reconciliation_job_is_submitted_to_emr_on_eks_as_specified(aws) -> None:
-    from cdclake.orchestration.emr import ReconcileOnEmr, job_spec, state_uri
+def test_the_checks_job_is_submitted_to_emr_on_eks_as_specified(aws) -> None:
+    from cdclake.orchestration.emr import ChecksOnEmr, job_spec, results_uri
 
     emr = boto3.client("emr-containers", region_name=REGION)
     cluster = emr.create_virtual_cluster(
@@ -105,9 +105,9 @@ def test_the_reconciliation_job_is_submitted_to_emr_on_eks_as_specified(aws) -> 
         containerProvider={"id": "analytics-eks", "type": "EKS", "info": {"eksInfo": {"namespace": "cdclake"}}},
     )["id"]
     settings = config(emr_virtual_cluster_id=cluster)
-    operator = ReconcileOnEmr(
-        task_id="reconcile",
-        name="cdclake-reconcile",
+    operator = ChecksOnEmr(
+        task_id="checks",
+        name="cdclake-checks",
         config=settings,
         virtual_cluster_id=cluster,
         execution_role_arn=settings.emr_execution_role_arn,
@@ -119,7 +119,7 @@ def test_the_reconciliation_job_is_submitted_to_emr_on_eks_as_specified(aws) -> 
     assert submitted["entryPoint"] == settings.emr_job_script_uri
     arguments = submitted["entryPointArguments"]
     assert arguments[:4] == ["--source", "mongodb", "--mode", "counts,changed,sample"]
-    assert arguments[arguments.index("--state-uri") + 1] == state_uri(settings)
+    assert arguments[arguments.index("--results-uri") + 1] == results_uri(settings)
     assert arguments[arguments.index("--seed") + 1].isdigit()
     assert run["executionRoleArn"] == settings.emr_execution_role_arn
     assert run["releaseLabel"] == settings.emr_release_label
@@ -174,3 +174,35 @@ def test_iam_policies_are_least_privilege_and_name_what_the_dag_uses() -> None:
     mwaa = json.loads(Template((INFRA / "iam" / "mwaa-execution-role.json").read_text()).substitute(values))
     (pass_role,) = [s for s in mwaa["Statement"] if s["Action"] == "iam:PassRole"]
     assert pass_role["Resource"] == [values["GLUE_ROLE_ARN"], values["EMR_EXECUTION_ROLE_ARN"]]
+
+
+def test_the_report_goes_to_s3_with_its_data_docs_and_a_red_one_fails_the_run(aws, tmp_path: Path) -> None:
+    from airflow.exceptions import AirflowFailException
+    from test_report import facts, quality, reconciliation
+
+    from cdclake.checks import ResultLocations
+    from cdclake.orchestration.emr import results_uri
+    from cdclake.orchestration.tasks import verdict
+    from cdclake.report.publish import make_report
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="firm-data-reports", CreateBucketConfiguration={"LocationConstraint": REGION})
+    settings = config()
+    reports = S3Store(ResultLocations(results_uri(settings)).reports, s3)
+    site = tmp_path / "data_docs" / "local_site"
+    site.mkdir(parents=True)
+    (site / "index.html").write_text("<html>GX Data Docs</html>")
+    checked = quality(failing=False)
+    checked.data_docs = str(site / "index.html")
+
+    make_report(reconciliation(0, 0), checked, facts(10), reports, run_id="green-run")
+    assert verdict(settings).endswith("runs/green-run/report.html")  # green: the run goes on
+    page = reports.read("runs/green-run/report.html")
+    assert 'href="../../data-docs/index.html"' in page
+    assert reports.read("data-docs/index.html") == "<html>GX Data Docs</html>"
+    head = s3.head_object(Bucket="firm-data-reports", Key="reports/reports/runs/green-run/report.html")
+    assert head["ContentType"] == "text/html"
+
+    make_report(reconciliation(2, 0), quality(failing=True), facts(10), reports, run_id="red-run")
+    with pytest.raises(AirflowFailException, match=r"RED: 2 confirmed difference.*runs/red-run/report\.html"):
+        verdict(settings)

@@ -31,7 +31,7 @@ AWS_SETTINGS = {
     "CDCLAKE_WAREHOUSE_URI": "s3://firm-lake/warehouse",
     "CDCLAKE_EMR_VIRTUAL_CLUSTER_ID": "abcdefghijklmnopqrstuvwxy",
     "CDCLAKE_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/cdclake-emr-job",
-    "CDCLAKE_EMR_JOB_SCRIPT_URI": "s3://firm-lake/jobs/reconcile_job.py",
+    "CDCLAKE_EMR_JOB_SCRIPT_URI": "s3://firm-lake/jobs/checks_job.py",
 }
 
 
@@ -96,9 +96,9 @@ def test_the_dag_parses_with_no_top_level_work_and_has_the_expected_shape(
         for task, after in edges.items()
         if task.startswith("dbt.") and not any(a.startswith("dbt.") for a in after)
     ]
-    assert leaves and all(sorted(edges[leaf]) == ["reconcile", "record_watermark"] for leaf in leaves)
-    assert edges["reconcile"] == ["publish"] and edges["publish"] == []
-    assert dag["retries"]["publish"] == 0 and dag["retries"]["dbt.current_invoices.run"] == 2
+    assert leaves and all(sorted(edges[leaf]) == ["checks", "record_watermark"] for leaf in leaves)
+    assert edges["checks"] == ["verdict"] and edges["verdict"] == []
+    assert dag["retries"]["verdict"] == 0 and dag["retries"]["dbt.current_invoices.run"] == 2
     assert all(timeout for timeout in dag["timeouts"].values())
 
 
@@ -126,8 +126,12 @@ def test_airflow_dags_test_runs_the_pipeline_then_skips_when_nothing_is_new(smal
         assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
     first, second = task_states(tmp_path / "home")
     assert set(first.values()) == {"success"}, first
-    published = json.loads((small_source.data_dir / "reports" / "reconciliation" / "latest.json").read_text())
-    assert published["status"] == "reconciled"
+    report = json.loads((small_source.data_dir / "reports" / "latest" / "report.json").read_text())
+    assert report["status"] == "green", report["reason"]
+    assert {c["collection"] for c in report["collections"]} == {"clients", "engagements", "invoices", "journal_entries"}
+    checks = {check["name"] for c in report["collections"] for check in c["checks"] if check["status"] == "green"}
+    assert {"Counts vs MongoDB", "Changed documents", "Sampled documents", "dbt tests", "Great Expectations"} <= checks
+    assert (small_source.data_dir / "reports" / "runs" / report["run_id"] / "report.html").is_file()
     assert second.pop("wait_for_landing_files") == "success"
     assert second.pop("new_files_since_last_apply") == "success"
     assert set(second.values()) == {"skipped"}, second

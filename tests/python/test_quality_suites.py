@@ -126,7 +126,9 @@ def test_each_breakage_fails_exactly_its_expectation(context, table, change, exp
 
 def test_failing_examples_show_the_key_and_redact_sensitive_values(context):
     suites = [s for s in load_suites() if s.table == "clients"]
-    result = validate_frames(frames({"email": "billing-at-client"}, "clients"), "pandas", context=context, suites=suites)
+    result = validate_frames(
+        frames({"email": "billing-at-client"}, "clients"), "pandas", context=context, suites=suites
+    )
     (failed,) = result.suites[0].failed
     assert failed.examples == ({"client_id": "c0", "email": REDACTED},)
     assert "billing-at-client" not in str(result.to_json())
@@ -136,7 +138,9 @@ def test_row_count_bounds_come_from_the_last_run(context):
     (suite,) = [s for s in load_suites() if s.table == "invoices"]
     assert suite.row_count_parameters(None) == {"min_rows": 1, "max_rows": None}
     assert suite.row_count_parameters(1000) == {"min_rows": 900, "max_rows": 2000}
-    shrunk = validate_frames(frames(), "pandas", context=context, suites=[suite], previous_rows={"invoices": 5})  # at least 4 rows
+    shrunk = validate_frames(
+        frames(), "pandas", context=context, suites=[suite], previous_rows={"invoices": 5}
+    )  # at least 4 rows
     assert failures(shrunk, "invoices") == {("expect_table_row_count_to_be_between", ())}
     assert shrunk.suites[0].failed[0].observed == "3"
     kept = validate_frames(frames(), "pandas", context=context, suites=[suite], previous_rows={"invoices": 3})
@@ -150,7 +154,9 @@ def test_every_column_a_suite_checks_is_a_documented_column_of_its_model():
             documented[model["name"]] = {c["name"] for c in model.get("columns", [])}
     for suite in load_suites():
         assert suite.table in documented, f"{suite.path}: no dbt model named {suite.table}"
-        columns = {c for e in suite.definition["expectations"] for k, c in e["kwargs"].items() if k.startswith("column")}
+        columns = {
+            c for e in suite.definition["expectations"] for k, c in e["kwargs"].items() if k.startswith("column")
+        }
         assert columns | {suite.key} <= documented[suite.table], f"{suite.path}: {columns - documented[suite.table]}"
 
 
