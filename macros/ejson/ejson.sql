@@ -25,10 +25,8 @@
   {#- Null, and so listed in uncast_fields, when the value has more decimals than the scale:
       a cast alone would round it, and a rounded amount is a wrong amount. -#}
   {%- set text = ejson_number_text(value) -%}
-  case
-    when cast({{ text }} as decimal(38, 18)) = cast({{ text }} as decimal({{ precision }}, {{ scale }}))
-      then cast({{ text }} as decimal({{ precision }}, {{ scale }}))
-  end
+  {%- set typed = 'cast(' ~ text ~ ' as decimal(' ~ precision ~ ', ' ~ scale ~ '))' -%}
+  case when cast({{ text }} as decimal(38, 18)) = {{ typed }} then {{ typed }} end
 {%- endmacro %}
 
 {% macro ejson_int(value) -%}

@@ -3,6 +3,8 @@
 {#- Per run, the top-level fields and BSON types seen in the documents each current-state
     table changed: the raw material of the schema drift report. Cost follows the changes. -#}
 {% set collections = ['clients', 'engagements', 'invoices', 'journal_entries'] %}
+{#- One shape of SQL whether or not the table exists yet, so it lints the same either way. -#}
+{% set changed_this_run = "applied_by = '" ~ invocation_id ~ "'" if is_incremental() else "true" %}
 
 with changed_documents as (
     {% for collection in collections %}
@@ -13,9 +15,7 @@ with changed_documents as (
         from {{ ref('current_' ~ collection) }}
         where
             not is_deleted
-        {% if is_incremental() %}
-                and applied_by = '{{ invocation_id }}'
-            {% endif %}
+            and {{ changed_this_run }}
         {{ 'union all' if not loop.last }}
     {% endfor %}
 ),
