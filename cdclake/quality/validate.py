@@ -13,7 +13,6 @@ known by key only, so neither GX's stored results nor its Data Docs hold a clien
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -249,8 +248,4 @@ def _text(value: Any) -> str | None:
             return None
     except (TypeError, ValueError):
         pass
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal | int | float):
-        return str(value)
-    return str(value)
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else str(value)

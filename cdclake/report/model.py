@@ -18,7 +18,13 @@ from .lake_facts import DbtTest, LakeFacts
 
 GREEN, AMBER, RED = "green", "amber", "red"
 REPORT_SCHEMA_VERSION = 1
-RECONCILE_MODES = ("counts", "changed", "sample", "full")
+RECONCILE_MODES = {
+    "counts": "Counts vs MongoDB",
+    "changed": "Changed documents",
+    "sample": "Sampled documents",
+    "full": "Checksum (every document)",
+}
+NOT_RUN = "not run"
 OTHER = "pipeline"  # dbt tests of models that belong to no one collection (schema drift)
 
 
@@ -149,15 +155,20 @@ def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_co
     suites = [s for s in (quality.suites if quality else []) if s.collection == name]
     report.checks.append(_gx_check(suites, quality is not None))
     report.gx_failures = [{"table": s.table, "key": s.key, **asdict(e)} for s in suites for e in s.failed]
-    report.status = _worst(c.status for c in report.checks)
+    report.status = _worst(c.status for c in report.checks if not _by_schedule(c))
     return report
 
 
+def _by_schedule(check: Check) -> bool:
+    """A reconciliation mode this run was not asked for (``full`` runs nightly, say): shown
+    as not run, but no reason for amber; a dbt or GX check that did not run is."""
+    return check.status == NOT_RUN and check.name in RECONCILE_MODES.values()
+
+
 def _reconcile_check(mode: str, check: dict[str, Any] | None) -> Check:
-    label = {"counts": "Counts vs MongoDB", "changed": "Changed documents", "sample": "Sampled documents",
-             "full": "Checksum (every document)"}[mode]  # fmt: skip
+    label = RECONCILE_MODES[mode]
     if check is None:
-        return Check(label, "not run", "not checked in this run")
+        return Check(label, NOT_RUN, "not scheduled in this run")
     confirmed = sum(1 for m in check["mismatches"] if not m["in_flight"])
     in_flight = len(check["mismatches"]) - confirmed
     if mode == "counts":
@@ -178,7 +189,7 @@ def _reconcile_check(mode: str, check: dict[str, Any] | None) -> Check:
 
 def _dbt_check(tests: list[DbtTest]) -> Check:
     if not tests:
-        return Check("dbt tests", "not run", "no dbt test results recorded")
+        return Check("dbt tests", NOT_RUN, "no dbt test results recorded")
     failed = [t for t in tests if t.status in ("fail", "error")]
     warned = [t for t in tests if t.status == "warn"]
     text = f"{len(tests) - len(failed) - len(warned)} of {len(tests)} passed"
@@ -191,7 +202,7 @@ def _dbt_check(tests: list[DbtTest]) -> Check:
 
 def _gx_check(suites, ran: bool) -> Check:
     if not ran or not suites:
-        return Check("Great Expectations", "not run", "not validated in this run")
+        return Check("Great Expectations", NOT_RUN, "not validated in this run")
     total = sum(len(s.expectations) for s in suites)
     failed = sum(len(s.failed) for s in suites)
     text = f"{total - failed} of {total} expectations met ({', '.join(s.table for s in suites)})"
@@ -202,9 +213,9 @@ def _pipeline_checks(reconciliation, quality, facts: LakeFacts, table_collection
     tests = [t for t in facts.dbt_tests if _collection_of(t.model, table_collections) == OTHER]
     checks = [_dbt_check(tests)] if tests else []
     if reconciliation is None:
-        checks.append(Check("Reconciliation", "not run", "no reconciliation result found"))
+        checks.append(Check("Reconciliation", NOT_RUN, "no reconciliation result found"))
     if quality is None:
-        checks.append(Check("Great Expectations", "not run", "no validation result found"))
+        checks.append(Check("Great Expectations", NOT_RUN, "no validation result found"))
     return checks
 
 
@@ -219,7 +230,7 @@ def _worst(statuses) -> str:
     statuses = set(statuses)
     if RED in statuses:
         return RED
-    if AMBER in statuses or "not run" in statuses:
+    if AMBER in statuses or NOT_RUN in statuses:
         return AMBER
     return GREEN
 
@@ -238,7 +249,9 @@ def _overall(collections: list[CollectionReport], pipeline: list[Check]) -> tupl
     if failing_gx:
         total = sum(len(c.gx_failures) for c in failing_gx)
         reasons.append(f"{total} data-quality expectation(s) not met ({_names(failing_gx)})")
-    red_counts = [c for c in collections if any(k.name == "Counts vs MongoDB" and k.status == RED for k in c.checks)]
+    red_counts = [
+        c for c in collections if any(k.name == RECONCILE_MODES["counts"] and k.status == RED for k in c.checks)
+    ]
     if red_counts and not confirmed:
         reasons.append(f"row counts differ from MongoDB ({_names(red_counts)})")
     in_flight = [c for c in collections if c.in_flight]
@@ -248,8 +261,10 @@ def _overall(collections: list[CollectionReport], pipeline: list[Check]) -> tupl
             f"{total} difference(s) still in flight, waiting for changes that have landed but are not applied "
             f"({_names(in_flight)})"
         )
-    not_run = sorted({k.name for c in collections for k in c.checks if k.status == "not run"} | {
-        k.name for k in pipeline if k.status == "not run"})  # fmt: skip
+    not_run = sorted(
+        {k.name for c in collections for k in c.checks if k.status == NOT_RUN and not _by_schedule(k)}
+        | {k.name for k in pipeline if k.status == NOT_RUN}
+    )
     if not_run:
         reasons.append(f"not checked this run: {', '.join(not_run)}")
     for check in pipeline:

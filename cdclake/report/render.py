@@ -11,7 +11,7 @@ import jinja2
 
 from ..redaction import Redactor
 from .charts import bar_chart, line_chart
-from .model import AMBER, GREEN, RED, Report
+from .model import AMBER, GREEN, NOT_RUN, RED, Report
 
 TEMPLATES = Path(__file__).parent / "templates"
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
@@ -81,7 +81,7 @@ def render_junit(report: Report) -> str:
             if check.status == RED:
                 failure = ET.SubElement(case, "failure", message=check.summary)
                 failure.text = _failure_text(collection, check.name)
-            elif check.status == "not run":
+            elif check.status == NOT_RUN:
                 ET.SubElement(case, "skipped", message=check.summary)
             elif check.status == AMBER:
                 ET.SubElement(case, "system-out").text = check.summary

@@ -103,7 +103,12 @@ with DAG(
             invocation_mode=InvocationMode.DBT_RUNNER,
             dbt_project_path=PROJECT_DIR,
         ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_EACH,
+            # A test of two models (a relationship, the line sums) runs once both are built.
+            should_detach_multiple_parents_tests=True,
+        ),
         operator_args={
             "env": dbt_environment(PATHS) | ({"CDCLAKE_LANDING_ROOT": CONFIG.landing_uri} if ON_AWS else {}),
             "install_deps": False,  # no dbt packages: the macros are the project's own

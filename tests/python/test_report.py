@@ -241,3 +241,14 @@ def test_a_faulty_lake_gets_a_red_report_that_shows_no_sensitive_value(faulty, s
         text = path.read_text(errors="replace")
         leaked = {value for value in secrets if any(s in text for s in spellings(value))}
         assert not leaked, f"{path} shows {sorted(leaked)[:3]}"
+
+
+def test_a_mode_left_for_the_nightly_run_is_no_reason_for_amber_but_a_missing_check_is(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    hourly = reconciliation(0, 0)
+    hourly["checks"] = [check for check in hourly["checks"] if check["mode"] != "full"]
+    report = make_report(hourly, quality(failing=False), facts(1), store, run_id="hourly").report
+    assert report.status == "green"
+    assert {k.status for c in report.collections for k in c.checks if k.name.startswith("Checksum")} == {"not run"}
+    unvalidated = make_report(hourly, None, facts(1), store, run_id="unvalidated").report
+    assert unvalidated.status == "amber" and "Not checked this run: Great Expectations" in unvalidated.reason
