@@ -68,6 +68,7 @@ def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = No
         result = dbtRunner().invoke([*args, "--project-dir", str(PROJECT_DIR)])
     statuses: dict[str, list[str]] = {}
     for node_result in getattr(result.result, "results", None) or []:
-        statuses.setdefault(str(node_result.status), []).append(node_result.node.name)
+        if node_result.node.resource_type != "operation":  # the on-run-end hook is no model or test
+            statuses.setdefault(str(node_result.status), []).append(node_result.node.name)
     error = str(result.exception) if result.exception else None
     return DbtOutcome(result.success, get_invocation_id(), statuses, error)
