@@ -104,10 +104,13 @@ def _y(value: float, top: float) -> float:
 
 
 def _nice_max(values) -> float:
-    """A round axis top at or above every value (1 when there is nothing to show)."""
-    high = max(values, default=0) or 1
+    """A round axis top at or above every value whose quarters are round too (the grid has
+    four steps): 4 when there is little or nothing to show."""
+    high = max(values, default=0)
+    if high <= 4:
+        return 4
     magnitude = 10 ** (len(str(int(high))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 2, 4, 6, 8, 10):
         if high <= step * magnitude:
             return step * magnitude
     return high
