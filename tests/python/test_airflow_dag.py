@@ -99,6 +99,11 @@ def test_the_dag_parses_with_no_top_level_work_and_has_the_expected_shape(
     assert leaves and all(sorted(edges[leaf]) == ["checks", "record_watermark"] for leaf in leaves)
     assert edges["checks"] == ["verdict"] and edges["verdict"] == []
     assert dag["retries"]["verdict"] == 0 and dag["retries"]["dbt.current_invoices.run"] == 2
+    assert dag["retries"]["dbt.current_invoices.test"] == 0  # a failing data test is a verdict
+    # A failing dbt test still gets its report; a skipped dbt (nothing new) skips the checks.
+    assert dag["trigger_rules"]["checks"] == "none_skipped"
+    detached = [t for t in edges if t.startswith("dbt.relationships_invoice_line_items_invoice_id")]
+    assert len(detached) == 1 and detached[0] in edges["dbt.invoices.run"] + edges["dbt.invoices.test"]
     assert all(timeout for timeout in dag["timeouts"].values())
 
 
