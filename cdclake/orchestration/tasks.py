@@ -74,7 +74,7 @@ def results_location(config: PipelineConfig) -> str:
 def verdict(config: PipelineConfig) -> str:
     """Read the report the checks just published and fail the run, saying why and where
     to look, when it is red (confirmed discrepancies, failing dbt tests or expectations)."""
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from ..checks import ResultLocations
     from ..storage import store_for

@@ -272,8 +272,7 @@ def _overall(collections: list[CollectionReport], pipeline: list[Check]) -> tupl
             reasons.append(f"pipeline dbt tests: {check.summary}")
     if status == GREEN:
         return status, "Every check passed: the lake matches MongoDB and the books pass every data-quality rule."
-    text = "; ".join(reasons)
-    return status, text[:1].upper() + text[1:] + "."
+    return status, "; ".join(reasons) + "."
 
 
 def _names(collections: list[CollectionReport]) -> str:

@@ -182,7 +182,7 @@ def test_iam_policies_are_least_privilege_and_name_what_the_dag_uses() -> None:
 
 
 def test_the_report_goes_to_s3_with_its_data_docs_and_a_red_one_fails_the_run(aws, tmp_path: Path) -> None:
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
     from test_report import facts, quality, reconciliation
 
     from cdclake.checks import ResultLocations

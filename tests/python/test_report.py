@@ -251,4 +251,4 @@ def test_a_mode_left_for_the_nightly_run_is_no_reason_for_amber_but_a_missing_ch
     assert report.status == "green"
     assert {k.status for c in report.collections for k in c.checks if k.name.startswith("Checksum")} == {"not run"}
     unvalidated = make_report(hourly, None, facts(1), store, run_id="unvalidated").report
-    assert unvalidated.status == "amber" and "Not checked this run: Great Expectations" in unvalidated.reason
+    assert unvalidated.status == "amber" and "not checked this run: Great Expectations" in unvalidated.reason
