@@ -75,10 +75,9 @@ def publish(report: Report, store: Store) -> PublishedReport:
     html = store.write(
         f"{folder}/report.html", render_html(report, _link(data_docs, depth=2), history_link="../../index.html")
     )
-    for name, text in documents.items():
-        store.write(f"{folder}/{name}", text)
-    for name, text in documents.items():
-        store.write(f"latest/{name}", text)
+    for place in (folder, "latest"):
+        for name, text in documents.items():
+            store.write(f"{place}/{name}", text)
     latest = store.write("latest/report.html", render_html(report, _link(data_docs, depth=1), "../index.html"))
     history = [asdict(point) for point in report.history]
     store.write(HISTORY, json.dumps(history, indent=2))

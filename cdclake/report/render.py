@@ -11,7 +11,7 @@ import jinja2
 
 from ..redaction import Redactor
 from .charts import bar_chart, line_chart
-from .model import AMBER, GREEN, NOT_RUN, RED, Report
+from .model import AMBER, NOT_RUN, RED, Report
 
 TEMPLATES = Path(__file__).parent / "templates"
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
@@ -121,6 +121,3 @@ def _lag(seconds: float | None) -> str:
 def _short_time(text: str, with_date: bool = False) -> str:
     moment = dt.datetime.fromisoformat(text)
     return moment.strftime("%Y-%m-%d %H:%M UTC" if with_date else "%m-%d %H:%M")
-
-
-__all__ = ["GREEN", "render_html", "render_index", "render_json", "render_junit"]
