@@ -70,9 +70,7 @@ def run_checks(
     say(f"Reconciling the tables against {source!r} ({', '.join(options.modes)}) …")
     result, _ = reconcile_and_save(paths, source, options, progress or Progress.silent(), locations.reconcile)
     say(format_result(result))
-    published = report_on_lake(
-        spark, schema, locations.reports, locations.reconcile, locations.quality_results
-    )  # fmt: skip
+    published = report_on_lake(spark, schema, locations.reports, locations.reconcile, locations.quality_results)
     report = published.report
     say(f"Data quality: {report.status.upper()}: {report.reason}")
     say(f"Report: {published.html}")

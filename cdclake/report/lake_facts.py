@@ -24,13 +24,12 @@ class DbtTest:
 
 @dataclass
 class LakeFacts:
-    """Per collection: events applied and quarantined since ``since``, and the lag."""
+    """Per collection: events applied and quarantined after the previous report, and the
+    lag; ``through`` is the newest apply counted (where the next report starts)."""
 
-    since: str | None
     through: str | None
     events_applied: dict[str, int] = field(default_factory=dict)
     events_quarantined: dict[str, int] = field(default_factory=dict)
-    files_applied: dict[str, int] = field(default_factory=dict)
     lag_seconds: dict[str, float | None] = field(default_factory=dict)
     dbt_tests: list[DbtTest] = field(default_factory=list)
 
@@ -38,21 +37,20 @@ class LakeFacts:
 def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> LakeFacts:
     """Applies finished after ``since`` (an ISO time; all when ``None``)."""
     after = f"and finished_at > timestamp '{dt.datetime.fromisoformat(since):%Y-%m-%d %H:%M:%S.%f}'" if since else ""
-    facts = LakeFacts(since=since, through=since)
-    if _exists(spark, f"{schema}.dms_apply_log"):
+    facts = LakeFacts(through=since)
+    if spark.catalog.tableExists(f"{schema}.dms_apply_log"):
         rows = spark.sql(
             f"select regexp_extract(target_table, 'current_(\\\\w+)$', 1) as collection, "
             f"sum(rows_applied + rows_superseded) as applied, sum(rows_quarantined) as quarantined, "
-            f"sum(files_new) as files, max(finished_at) as through "
+            f"max(finished_at) as through "
             f"from {schema}.dms_apply_log where true {after} group by 1"
         ).collect()
         for row in rows:
             facts.events_applied[row["collection"]] = int(row["applied"] or 0)
             facts.events_quarantined[row["collection"]] = int(row["quarantined"] or 0)
-            facts.files_applied[row["collection"]] = int(row["files"] or 0)
         newest = max((row["through"] for row in rows if row["through"]), default=None)
         facts.through = newest.isoformat() if newest else since
-    if _exists(spark, f"{schema}.dms_applied_files"):
+    if spark.catalog.tableExists(f"{schema}.dms_applied_files"):
         applied_after = after.replace("finished_at", "applied_at")
         for row in spark.sql(
             f"select regexp_extract(target_table, 'current_(\\\\w+)$', 1) as collection, "
@@ -63,9 +61,8 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> Lake
     for collection in CURRENT_STATE_TABLES:
         facts.events_applied.setdefault(collection, 0)
         facts.events_quarantined.setdefault(collection, 0)
-        facts.files_applied.setdefault(collection, 0)
         facts.lag_seconds.setdefault(collection, None)
-    if _exists(spark, f"{schema}.dbt_test_results"):
+    if spark.catalog.tableExists(f"{schema}.dbt_test_results"):
         facts.dbt_tests = [
             DbtTest(
                 r["test_name"], r["model_name"], r["status"], r["failures"], r["message"], r["recorded_at"].isoformat()
@@ -76,7 +73,3 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> Lake
             ).collect()
         ]
     return facts
-
-
-def _exists(spark: SparkSession, table: str) -> bool:
-    return spark.catalog.tableExists(table)

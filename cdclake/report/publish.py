@@ -45,8 +45,10 @@ def make_report(
     store: Store,
     run_id: str | None = None,
     now: dt.datetime | None = None,
+    history: list[HistoryPoint] | None = None,
 ) -> PublishedReport:
-    """Judge the run, render it and publish it beside the earlier runs."""
+    """Judge the run, render it and publish it beside the earlier runs (``history``, read
+    from ``store`` unless given)."""
     now = now or dt.datetime.now(dt.UTC)
     run_id = run_id or now.strftime("%Y%m%dT%H%M%SZ")
     report = build_report(
@@ -54,18 +56,12 @@ def make_report(
         reconciliation=reconciliation,
         quality=quality,
         facts=facts,
-        history=load_history(store),
+        history=load_history(store) if history is None else history,
         collections=list(CURRENT_STATE_TABLES),
         table_collections={suite.table: suite.collection for suite in load_suites()},
         now=now,
     )
     return publish(report, store)
-
-
-def previous_applied_through(store: Store) -> str | None:
-    """Where the last report stopped counting applied events (``None`` before the first)."""
-    history = load_history(store)
-    return history[-1].applied_through if history else None
 
 
 def publish(report: Report, store: Store) -> PublishedReport:
@@ -120,7 +116,14 @@ def report_on_lake(
     from .lake_facts import read_lake_facts
 
     store = store_for(reports)
-    facts = read_lake_facts(spark, schema, since=previous_applied_through(store))
+    history = load_history(store)
+    # Events are counted from where the previous report stopped.
+    facts = read_lake_facts(spark, schema, since=history[-1].applied_through if history else None)
     return make_report(
-        StateFiles(reconcile_state).latest(), QualityResults(quality_results).latest(), facts, store, run_id
+        StateFiles(reconcile_state).latest(),
+        QualityResults(quality_results).latest(),
+        facts,
+        store,
+        run_id,
+        history=history,
     )

@@ -56,11 +56,9 @@ def quality(failing: bool) -> QualityResult:
 
 def facts(events: int) -> LakeFacts:
     return LakeFacts(
-        since=None,
         through=START.isoformat(),
         events_applied=dict.fromkeys(COLLECTIONS, events),
         events_quarantined=dict.fromkeys(COLLECTIONS, 0),
-        files_applied=dict.fromkeys(COLLECTIONS, 2),
         lag_seconds=dict.fromkeys(COLLECTIONS, 42.0),
         dbt_tests=[DbtTest(f"unique_{c}_id", c, "pass", 0, None, START.isoformat()) for c in COLLECTIONS],
     )
