@@ -10,13 +10,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .names import checked_schema
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DATABASE = "ledger"
 
 
 def target_schema() -> str:
     """The schema (Iceberg namespace) dbt builds into; ``CDCLAKE_SCHEMA`` overrides it."""
-    return os.environ.get("CDCLAKE_SCHEMA", "ledger")
+    return checked_schema(os.environ.get("CDCLAKE_SCHEMA", "ledger"))
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Paths:
 
     @property
     def reconcile_dir(self) -> Path:
-        """Reconciliation results (``latest.json``, ``runs/``, ``in_flight.json``)."""
+        """Reconciliation results (``latest.json``, ``runs/``, ``open_differences.json``)."""
         return self.data_dir / "reconcile"
 
     @property

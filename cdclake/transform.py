@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from .names import checked_schema
 from .settings import PROJECT_DIR, Paths
 
 
@@ -59,7 +60,7 @@ def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = No
     from dbt_common.invocation import get_invocation_id
 
     paths = paths or Paths.from_env()
-    environment = dbt_environment(paths) | ({"CDCLAKE_SCHEMA": schema} if schema else {})
+    environment = dbt_environment(paths) | ({"CDCLAKE_SCHEMA": checked_schema(schema)} if schema else {})
     if os.environ.get("CDCLAKE_TARGET", "local") == "local" and "--target" not in args:
         from .spark import get_or_create_session
 

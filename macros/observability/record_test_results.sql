@@ -29,12 +29,12 @@
     {%- for result in tests %}
       (
         '{{ invocation_id }}',
-        '{{ result.node.unique_id }}',
-        '{{ result.node.name }}',
-        '{{ tested_model_name(result.node) }}',
+        {{ sql_string(result.node.unique_id) }},
+        {{ sql_string(result.node.name) }},
+        {{ sql_string(tested_model_name(result.node)) }},
         '{{ result.status }}',
         {{ result.failures if result.failures is not none else 'null' }},
-        {{ "'" ~ (result.message | string | replace("\\", "\\\\") | replace("'", "\\'"))[:500] ~ "'" if result.message else 'null' }},
+        {{ sql_string((result.message | string)[:500]) if result.message else 'null' }},
         current_timestamp()
       ){{ ',' if not loop.last }}
     {%- endfor %}
