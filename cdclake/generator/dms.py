@@ -19,8 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from bson import json_util
 
-from ..reconcile.keys import key_text
-
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 EJSON_MODES = {"canonical": json_util.CANONICAL_JSON_OPTIONS, "relaxed": json_util.RELAXED_JSON_OPTIONS}
 
@@ -46,6 +44,12 @@ class Event:
     key: Any
     document: dict[str, Any] | None
     commit_us: int  # microseconds since the Unix epoch, UTC
+
+
+def dms_key_text(key: Any) -> str:
+    """What DMS writes into its key column: an ObjectId's hex, otherwise the value's string
+    form. It is only text, so different keys can share it ("1" and 1)."""
+    return str(key)
 
 
 def format_commit_timestamp(commit_us: int) -> str:
@@ -95,7 +99,7 @@ def write_dms_file(path: Path, events: Iterable[Event], settings: EndpointSettin
     for row, event in enumerate(events):
         columns["Op"].append(event.op)
         columns["ts"].append(format_commit_timestamp(event.commit_us))
-        columns["key"].append(key_text(event.key))
+        columns["key"].append(dms_key_text(event.key))
         columns["doc"].append(_doc_json(event, settings, row))
     arrays = ([pa.array(columns["Op"], pa.string())] if with_op else []) + [
         pa.array(columns["ts"], pa.string()),

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..reconcile.keys import key_text
+from ..reconcile.keys import key_json
 from . import mongodump
 from .dms import EndpointSettings, Event, cdc_file_name, cdc_relative_dir, write_dms_file
 from .documents import COLLECTIONS, DELETABLE, document_key, make_document
@@ -187,24 +187,24 @@ class Simulator:
             name = FAULT_COLLECTIONS[kind]
             if kind == "dropped_event":
                 event = self._update(rng, name, self._live_index(rng, name))
-                faults.append(InjectedFault(kind, name, key_text(event.key), "differs"))
+                faults.append(InjectedFault(kind, name, key_json(event.key), "differs"))
             elif kind == "corrupted_field":
                 event = self._update(rng, name, self._live_index(rng, name))
                 corrupted = {**event.document, "status": event.document["status"] + " (corrupted)"}
                 landing.setdefault(name, []).append(Event("U", event.key, corrupted, event.commit_us))
-                faults.append(InjectedFault(kind, name, key_text(event.key), "differs", "status"))
+                faults.append(InjectedFault(kind, name, key_json(event.key), "differs", "status"))
             elif kind == "corrupted_sensitive_field":
                 event = self._update(rng, name, self._live_index(rng, name))
                 corrupted = {**event.document, "email": event.document["email"].replace("@", " at ")}
                 landing.setdefault(name, []).append(Event("U", event.key, corrupted, event.commit_us))
-                faults.append(InjectedFault(kind, name, key_text(event.key), "differs", "email"))
+                faults.append(InjectedFault(kind, name, key_json(event.key), "differs", "email"))
             elif kind == "source_only":
                 event = self._insert(rng, name, self.collections[name].size)
-                faults.append(InjectedFault(kind, name, key_text(event.key), "missing_in_table"))
+                faults.append(InjectedFault(kind, name, key_json(event.key), "missing_in_table"))
             else:
                 document = make_document(self.seed, name, _PHANTOM_INDEX + self.counters.batches, 0)
                 landing.setdefault(name, []).append(Event("I", document["_id"], document, self._tick(rng)))
-                faults.append(InjectedFault(kind, name, key_text(document["_id"]), "extra_in_table"))
+                faults.append(InjectedFault(kind, name, key_json(document["_id"]), "extra_in_table"))
         files = [
             self._write_cdc_file(name, sorted(events, key=lambda e: e.commit_us), outbox)
             for name, events in landing.items()

@@ -10,15 +10,19 @@ It reads the bookkeeping the ``cdc_current_state`` materialization keeps
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
 import yaml
+from bson import ObjectId, json_util
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from ..names import hadoop_glob_literal
 from ..settings import DATABASE, PROJECT_DIR
+from .keys import key_json
 from .table import table_name
 
 
@@ -88,7 +92,7 @@ class LakeState:
         return self._pending[collection]
 
     def _list_pending(self, collection: str) -> PendingChanges:
-        folder = f"{self.landing_root}/{DATABASE}/{collection}"
+        folder = hadoop_glob_literal(f"{self.landing_root}/{DATABASE}/{collection}")  # its name is literal
         try:
             landed = self.spark.read.format("binaryFile").load(f"{folder}/{self._vars['dms_file_glob']}")
         except AnalysisException as error:  # nothing matches the glob: nothing landed
@@ -108,6 +112,29 @@ class LakeState:
         if not new:
             return NOTHING_PENDING
         key_column = self._vars["dms_key_column"]
-        keys = self.spark.read.option("ignoreCorruptFiles", "true").parquet(*new).select(F.col(key_column))
-        rows = keys.collect()
-        return PendingChanges(len(new), len(rows), frozenset(row[0] for row in rows if row[0]))
+        files = [hadoop_glob_literal(path) for path in new]  # paths as listed: glob characters are literal
+        landed_rows = self.spark.read.option("ignoreCorruptFiles", "true").parquet(*files)
+        document = F.col("_doc") if "_doc" in landed_rows.columns else F.lit(None).cast("string")
+        rows = landed_rows.select(F.col(key_column).alias("text"), document.alias("document")).collect()
+        keys = frozenset(key for row in rows for key in pending_keys(row["text"], row["document"]))
+        return PendingChanges(len(new), len(rows), keys)
+
+
+def pending_keys(text: str | None, document: str | None) -> list[str]:
+    """The keys a landed row may change: its document's typed ``_id`` when it carries one;
+    otherwise every key its text can stand for (the apply resolves which one)."""
+    if document:
+        try:
+            parsed = json_util.loads(document)
+        except ValueError:
+            parsed = {}  # quarantined by the apply; its text still marks a key in flight
+        if isinstance(parsed, dict) and "_id" in parsed:
+            return [key_json(parsed["_id"])]
+    if text is None:
+        return []
+    candidates = [key_json(text)]
+    if re.fullmatch(r"[0-9a-fA-F]{24}", text):
+        candidates.append(key_json(ObjectId(text)))
+    if re.fullmatch(r"-?[0-9]{1,19}", text) and -(2**63) <= int(text) < 2**63:
+        candidates.append(key_json(int(text)))
+    return candidates

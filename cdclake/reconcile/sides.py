@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .canonical import document_hash
-from .keys import key_text
+from .keys import key_json
 from .progress import Progress
 from .segments import Checksum, DigestIndex, Segment
 from .sources import DocumentSource, SourceDocument
@@ -77,7 +77,7 @@ class SourceSide(Side):
             documents = self.progress.iterate(
                 self._counted(self.source.documents(collection)), f"hashing source {collection}"
             )
-            self._indexes[collection] = DigestIndex((key_text(doc["_id"]), document_hash(doc)) for doc in documents)
+            self._indexes[collection] = DigestIndex((key_json(doc["_id"]), document_hash(doc)) for doc in documents)
         return self._indexes[collection]
 
     def count(self, collection: str) -> int:
@@ -99,7 +99,7 @@ class SourceSide(Side):
         if not keys:
             return {}
         found = self._counted(self.source.documents_by_key(collection, keys))
-        return {key_text(doc["_id"]): doc for doc in found}
+        return {key_json(doc["_id"]): doc for doc in found}
 
     def keys(self, collection: str) -> list[str]:
         return list(self.source.keys(collection))

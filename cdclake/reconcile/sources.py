@@ -17,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import bson
-from bson.raw_bson import RawBSONDocument
+from bson.codec_options import DatetimeConversion
+from bson.raw_bson import DEFAULT_RAW_BSON_OPTIONS, RawBSONDocument
 from pymongo import ASCENDING, MongoClient
 from pymongo.read_preferences import Secondary, SecondaryPreferred
 
 from ..generator import mongodump
 from .canonical import BSON_OPTIONS
-from .keys import key_candidates, key_text
+from .keys import key_json, key_value
+
+# Only the _id of a raw document is decoded, as the rest is: dates beyond datetime's range too.
+_RAW_OPTIONS = DEFAULT_RAW_BSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 REFUSED_READ_PREFERENCES = {"primary", "primaryPreferred", "nearest"}
 
@@ -94,11 +98,11 @@ class DocumentSource(ABC):
 
     @abstractmethod
     def documents_by_key(self, collection: str, keys: Iterable[str]) -> Iterator[SourceDocument]:
-        """The documents whose key text (``keys.key_text``) is in ``keys``."""
+        """The documents whose key (``keys.key_json``) is in ``keys``."""
 
     @abstractmethod
     def keys(self, collection: str) -> Iterator[str]:
-        """The key text of every document."""
+        """The key (``keys.key_json``) of every document."""
 
 
 class SnapshotSource(DocumentSource):
@@ -122,11 +126,11 @@ class SnapshotSource(DocumentSource):
     def documents_by_key(self, collection: str, keys: Iterable[str]) -> Iterator[SourceDocument]:
         wanted = set(keys)
         for raw in self._raw(collection):
-            if key_text(RawBSONDocument(raw)["_id"]) in wanted:
+            if key_json(RawBSONDocument(raw, _RAW_OPTIONS)["_id"]) in wanted:
                 yield bson.decode(raw, codec_options=BSON_OPTIONS), len(raw)
 
     def keys(self, collection: str) -> Iterator[str]:
-        return (key_text(RawBSONDocument(raw)["_id"]) for raw in self._raw(collection))
+        return (key_json(RawBSONDocument(raw, _RAW_OPTIONS)["_id"]) for raw in self._raw(collection))
 
 
 def connection_string(settings: MongoReadSettings, secrets_client=None) -> str:
@@ -186,14 +190,15 @@ class MongoSource(DocumentSource):
         keys = list(keys)
         for start in range(0, len(keys), self.settings.batch_size):
             batch = keys[start : start + self.settings.batch_size]
-            ids = [candidate for key in batch for candidate in key_candidates(key)]
+            # $in compares numbers by value, as the key does: 1 finds 1, NumberLong(1) and 1.0.
+            ids = [key_value(key) for key in batch]
             yield from self._sized(self._rate_limited(self._find(collection, {"_id": {"$in": ids}})))
 
     def keys(self, collection: str) -> Iterator[str]:
         # Only _id, read through the _id index (hinted): a covered query, so the secondary
         # never loads a document.
         cursor = self._find(collection, {}, projection={"_id": True}).hint([("_id", ASCENDING)])
-        return (key_text(doc["_id"]) for doc in self._rate_limited(cursor))
+        return (key_json(doc["_id"]) for doc in self._rate_limited(cursor))
 
     @staticmethod
     def _sized(documents: Iterable[dict[str, Any]]) -> Iterator[SourceDocument]:

@@ -22,6 +22,17 @@
   {{ return(found) }}
 {% endmacro %}
 
+{% macro cdc_needs_key_migration(existing) %}
+  {#- Tables built before keys were typed (docs/key-identity.md) have no dms_key_text
+      column and hold DMS's key text as _id: rebuild them from every landed file. -#}
+  {%- set columns = adapter.get_columns_in_relation(existing) | map(attribute='name') | list -%}
+  {%- if 'dms_key_text' not in columns -%}
+    {{ log(existing ~ ": keyed by DMS's key text (an older format): rebuilding it from every landed file with typed keys", info=true) }}
+    {{ return(true) }}
+  {%- endif -%}
+  {{ return(false) }}
+{% endmacro %}
+
 {% materialization cdc_current_state, default %}
   {%- set sources = cdc_upstream_dms_sources(model) -%}
   {%- if sources | length != 1 -%}
@@ -33,7 +44,7 @@
   {%- set source_node = sources[0] -%}
   {%- set existing = load_relation(this) -%}
   {%- set target_relation = this.incorporate(type='table') -%}
-  {%- set rebuild = existing is none or should_full_refresh() -%}
+  {%- set rebuild = existing is none or should_full_refresh() or cdc_needs_key_migration(existing) -%}
 
   {% do cdc_ensure_bookkeeping_tables() %}
   {% if rebuild %}
@@ -52,7 +63,7 @@
     {% if files %}
       {% do cdc_probe_files(source_node, files) %}
     {% endif %}
-    {% do cdc_stage_new_files(source_node, files) %}
+    {% do cdc_stage_new_files(source_node, files, none if rebuild else target_relation) %}
     {{ log(model.name ~ ": merging " ~ (files | sum(attribute='rows')) ~ " landed row(s) into " ~ target_relation, info=true) }}
     {% if rebuild %}
       {% if existing is not none %}
@@ -67,11 +78,15 @@
       {%- endcall %}
     {% endif %}
     {{ log(model.name ~ ": merged into " ~ target_relation, info=true) }}
+    {% if rebuild and not files %}
+      {{ log(model.name ~ ": no landing folder yet for " ~ source_node.source_name ~ "." ~ source_node.name
+             ~ ": built an empty table", info=true) }}
+    {% endif %}
     {% if files %}
       {% do cdc_record_applied_files(source_node, files, target_relation) %}
       {{ log(model.name ~ ": recorded " ~ (files | length) ~ " file(s) as applied", info=true) }}
     {% endif %}
-    {% do cdc_log_apply(source_node, files, target_relation) %}
+    {% do cdc_log_apply(source_node, files, target_relation, compiled_code) %}
   {% endif %}
 
   {{ run_hooks(post_hooks) }}

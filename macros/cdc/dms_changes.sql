@@ -3,7 +3,8 @@
       Rows that failed the landing checks are already in dms_quarantine, not here. Full-load rows without `Op` are inserts; a delete's document is
       dropped whatever DMS wrote for it (null or just the `_id`). -#}
   select
-    document_key as _id,
+    document_id as _id,
+    document_key as dms_key_text,
     coalesce(op, 'I') as op,
     coalesce(op, 'I') = 'D' as is_deleted,
     case when coalesce(op, 'I') <> 'D' then document_json end as document,

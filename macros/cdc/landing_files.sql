@@ -5,28 +5,33 @@
   A file is identified by its path and modification time: a file landed again (same
   path, new time) is read again, which is harmless because applying an event twice
   changes nothing (see merge.sql). Spark skips unread files only when they are named
-  literally, so the new files are worked out first and then read by name.
+  literally, so the new files are worked out first and then read by name. Paths and names
+  reach SQL and globs only through macros/quoting.sql; a path is kept as Spark lists it.
 -#}
 
 {% macro dms_setting(source_node, key) -%}
   {{- return(source_node.meta.get(key) or source_node.source_meta.get(key) or var(key)) -}}
 {%- endmacro %}
 
+{% macro dms_database_dir(source_node) -%}
+  {#- The landing folder of the source's DMS database: names checked, not yet escaped. -#}
+  {%- set root = checked_path_name(var('landing_root').rstrip('/'), 'CDCLAKE_LANDING_ROOT (dbt var landing_root)') -%}
+  {%- set database = checked_folder_name(dms_setting(source_node, 'dms_database'), 'meta.dms_database of ' ~ source_node.unique_id) -%}
+  {{- return(root ~ '/' ~ database) -}}
+{%- endmacro %}
+
 {% macro dms_collection_dir(source_node) -%}
-  {%- set root = var('landing_root').rstrip('/') -%}
-  {{- return(root ~ '/' ~ dms_setting(source_node, 'dms_database') ~ '/' ~ source_node.meta.dms_collection) -}}
+  {%- set collection = checked_folder_name(source_node.meta.dms_collection, 'meta.dms_collection of ' ~ source_node.unique_id) -%}
+  {{- return(dms_database_dir(source_node) ~ '/' ~ collection) -}}
 {%- endmacro %}
 
 {% macro dms_collection_glob(source_node) -%}
-  {{- return(dms_collection_dir(source_node) ~ '/' ~ var('dms_file_glob')) -}}
+  {{- return(hadoop_glob_literal(dms_collection_dir(source_node)) ~ '/' ~ var('dms_file_glob')) -}}
 {%- endmacro %}
 
 {% macro dms_files_glob(source_node, files) -%}
   {#- One Hadoop glob naming exactly `files`, so Spark lists and reads nothing else. -#}
-  {%- set marker = '/' ~ dms_setting(source_node, 'dms_database') ~ '/' ~ source_node.meta.dms_collection ~ '/' -%}
-  {%- set relative = [] -%}
-  {%- for file in files -%}{%- do relative.append(file.path.split(marker)[-1]) -%}{%- endfor -%}
-  {{- return(dms_collection_dir(source_node) ~ '/{' ~ (relative | join(',')) ~ '}') -}}
+  {{- return(hadoop_glob_naming(files | map(attribute='path') | list)) -}}
 {%- endmacro %}
 
 {% macro cdc_bookkeeping_relation(name) -%}
@@ -87,15 +92,33 @@
 {% endmacro %}
 
 {% macro cdc_new_landing_files(source_node) %}
+  {#- Spark fails on a glob that matches nothing, and DMS makes a collection's folder with
+      its first file (an empty collection may have none for long): until a file of the
+      source is recorded, dms_collection_has_landed looks first. The listing is a view, so
+      that a name Hadoop cannot glob fails the run with Hadoop's own error naming it. -#}
+  {%- set source_filter = 'source_name = ' ~ sql_string(source_node.unique_id) -%}
+  {%- set recorded = run_query(
+      'select 1 from ' ~ cdc_applied_files_relation() ~ ' where ' ~ source_filter ~ ' limit 1').rows | length > 0 -%}
+  {%- if not recorded and not dms_collection_has_landed(source_node) -%}
+    {{ log("no landing folder yet for " ~ source_node.source_name ~ "." ~ source_node.name
+           ~ " (nothing landed under " ~ dms_collection_dir(source_node) ~ ")", info=true) }}
+    {{ return([]) }}
+  {%- endif -%}
+  {%- set listing = sql_identifier('dms_landed__' ~ source_node.identifier) -%}
+  {% call statement('cdc_list_landing') -%}
+    create or replace temporary view {{ listing }}
+    using binaryfile
+    options (path {{ sql_string(dms_collection_glob(source_node)) }})
+  {%- endcall %}
   {%- set query -%}
     with landed as (
       select path as file_path, modificationtime as file_modified_at, length as file_bytes
-      from binaryfile.`{{ dms_collection_glob(source_node) }}`
+      from {{ listing }}
     ),
     applied as (
       select file_path, file_modified_at
       from {{ cdc_applied_files_relation() }}
-      where source_name = '{{ source_node.unique_id }}'
+      where {{ source_filter }}
     )
     select landed.file_path, cast(landed.file_modified_at as string) as file_modified_at, landed.file_bytes
     from landed
@@ -110,9 +133,29 @@
   {{ return(files) }}
 {% endmacro %}
 
+{% macro dms_collection_has_landed(source_node) %}
+  {#- Whether any file of the collection has landed, without failing when its folder does
+      not exist: lists the database's folder with the collection's glob for every
+      collection (this fails only when nothing at all has landed for the database). -#}
+  {%- set database_dir = dms_database_dir(source_node) -%}
+  {%- set listing = sql_identifier('dms_landed_database__' ~ source_node.identifier) -%}
+  {{ log("nothing recorded yet for " ~ source_node.source_name ~ "." ~ source_node.name ~ ": looking for its files under "
+         ~ database_dir ~ " (a failure here means nothing has landed there: check CDCLAKE_LANDING_ROOT)", info=true) }}
+  {% call statement('cdc_list_landing_database') -%}
+    create or replace temporary view {{ listing }}
+    using binaryfile
+    options (path {{ sql_string(hadoop_glob_literal(database_dir) ~ '/*/' ~ var('dms_file_glob')) }})
+  {%- endcall %}
+  {%- set folder = '/' ~ database_dir.split('/')[-1] ~ '/' ~ source_node.meta.dms_collection ~ '/' -%}
+  {%- set query -%}
+    select 1 from {{ listing }} where instr(path, {{ sql_string(folder) }}) > 0 limit 1
+  {%- endset -%}
+  {{ return(run_query(query).rows | length > 0) }}
+{% endmacro %}
+
 {% macro cdc_forget_applied_files(source_node) %}
   {% call statement('cdc_forget_applied_files') -%}
-    delete from {{ cdc_applied_files_relation() }} where source_name = '{{ source_node.unique_id }}'
+    delete from {{ cdc_applied_files_relation() }} where source_name = {{ sql_string(source_node.unique_id) }}
   {%- endcall %}
 {% endmacro %}
 
@@ -121,14 +164,14 @@
       why each skipped file was skipped. Sets file.rows, or file.problem. -#}
   {%- set ts_column = dms_setting(source_node, 'dms_timestamp_column') -%}
   {% call statement('cdc_probe_view') -%}
-    create or replace temporary view dms_probe__{{ source_node.identifier }} (`{{ ts_column }}` string)
+    create or replace temporary view {{ sql_identifier('dms_probe__' ~ source_node.identifier) }} ({{ sql_identifier(ts_column) }} string)
     using parquet
-    options (path '{{ dms_files_glob(source_node, files) }}', ignoreCorruptFiles 'true')
+    options (path {{ sql_string(dms_files_glob(source_node, files)) }}, ignoreCorruptFiles 'true')
   {%- endcall %}
   {%- set counted = {} -%}
   {%- set query -%}
-    select replace(input_file_name(), ':///', ':/') as file_path, count(*) as row_count
-    from dms_probe__{{ source_node.identifier }}
+    select {{ canonical_file_path('input_file_name()') }} as file_path, count(*) as row_count
+    from {{ sql_identifier('dms_probe__' ~ source_node.identifier) }}
     group by 1
   {%- endset -%}
   {%- for row in run_query(query).rows -%}{%- do counted.update({row[0]: row[1]}) -%}{%- endfor -%}
@@ -145,7 +188,7 @@
   {% if suspects %}
     {%- set query -%}
       select path, substring(content, 1, 4) = 'PAR1' and substring(content, -4, 4) = 'PAR1' as has_markers
-      from binaryfile.`{{ dms_files_glob(source_node, suspects) }}`
+      from binaryfile.{{ sql_identifier(dms_files_glob(source_node, suspects)) }}
     {%- endset -%}
     {%- set markers = {} -%}
     {%- for row in run_query(query).rows -%}{%- do markers.update({row[0]: row[1]}) -%}{%- endfor -%}
@@ -160,35 +203,35 @@
     {% if zero_row_files %}
       {#- Parquet by its markers yet no rows counted: read it again without skipping, so a
           file Spark cannot read fails the run loudly instead of losing rows quietly. -#}
-      {% do run_query('select count(*) from parquet.`' ~ dms_files_glob(source_node, zero_row_files) ~ '`') %}
+      {% do run_query('select count(*) from parquet.' ~ sql_identifier(dms_files_glob(source_node, zero_row_files))) %}
     {% endif %}
   {% endif %}
 {% endmacro %}
 
-{% macro cdc_stage_new_files(source_node, files) %}
+{% macro cdc_stage_new_files(source_node, files, key_relation=none) %}
   {#- Check the readable new `files` row by row and quarantine what cannot be applied
       (and the unreadable files); then expose the rest as the source relation, with DMS's
       columns renamed to the contract of _ledger__sources.yml. The checks run once: the
       source relation leaves out the rows just quarantined instead of checking again. -#}
   {%- set readable = files | selectattr('problem', 'none') | list -%}
-  {%- set landed_sql = dms_landed_rows_sql(source_node, readable) if readable else none -%}
+  {%- set landed_sql = dms_keyed_rows_sql(dms_landed_rows_sql(source_node, readable), key_relation) if readable else none -%}
   {% call statement('cdc_quarantine') -%}
     insert into {{ cdc_bookkeeping_relation('dms_quarantine') }}
     {%- if readable %}
     select
-      '{{ source_node.unique_id }}', source_path, source_row, quarantine_reason,
+      {{ sql_string(source_node.unique_id) }}, source_path, source_row, quarantine_reason,
       op, document_key, commit_ts_text, document_json, current_timestamp(), '{{ invocation_id }}'
     from (select *, {{ dms_row_problem() }} as quarantine_reason from ({{ landed_sql }}) as landed) as checked
     where quarantine_reason is not null
     {%- else %}
     select
-      '{{ source_node.unique_id }}', null, null, null, null, null, null, null, current_timestamp(), '{{ invocation_id }}'
+      {{ sql_string(source_node.unique_id) }}, null, null, null, null, null, null, null, current_timestamp(), '{{ invocation_id }}'
     where false
     {%- endif %}
     {%- for file in files if file.problem %}
     union all
     select
-      '{{ source_node.unique_id }}', '{{ file.path }}', null, '{{ file.problem }}',
+      {{ sql_string(source_node.unique_id) }}, {{ sql_string(file.path) }}, null, {{ sql_string(file.problem) }},
       null, null, null, null, current_timestamp(), '{{ invocation_id }}'
     {%- endfor %}
   {%- endcall %}
@@ -196,7 +239,7 @@
     {{ log("QUARANTINED " ~ file.path ~ ": " ~ file.problem, info=true) }}
   {% endfor %}
   {% call statement('cdc_stage_new_changes') -%}
-    create or replace global temporary view {{ source_node.identifier }} as
+    create or replace global temporary view {{ sql_identifier(source_node.identifier) }} as
     {% if readable %}
     select landed.*
     from ({{ landed_sql }}) as landed
@@ -204,7 +247,7 @@
       select file_path as source_path, source_row
       from {{ cdc_bookkeeping_relation('dms_quarantine') }}
       where
-        source_name = '{{ source_node.unique_id }}'
+        source_name = {{ sql_string(source_node.unique_id) }}
         and invocation_id = '{{ invocation_id }}'
         and source_row is not null
     ) as quarantined
@@ -214,6 +257,7 @@
       cast(null as string) as op,
       cast(null as string) as commit_ts_text,
       cast(null as string) as document_key,
+      cast(null as string) as document_id,
       cast(null as string) as document_json,
       cast(null as string) as source_path,
       cast(null as string) as source_file,
@@ -232,28 +276,40 @@
   {%- set key_column = dms_setting(source_node, 'dms_key_column') -%}
   {%- set files_glob = dms_files_glob(source_node, readable) -%}
   {% do run_query('set spark.sql.parquet.mergeSchema=true') %}
-  {%- set landed_columns = run_query('select * from parquet.`' ~ files_glob ~ '` limit 0').column_names -%}
+  {%- set landed_columns = run_query('select * from parquet.' ~ sql_identifier(files_glob) ~ ' limit 0').column_names -%}
   select
     {{ dms_column_or_null('Op', landed_columns) }} as op,
     {{ dms_column_or_null(ts_column, landed_columns) }} as commit_ts_text,
     {{ dms_column_or_null(key_column, landed_columns) }} as document_key,
     {{ dms_column_or_null('_doc', landed_columns) }} as document_json,
-    _metadata.file_path as source_path,
-    _metadata.file_name as source_file,
+    {{ canonical_file_path('_metadata.file_path') }} as source_path,
+    {{ canonical_file_path('_metadata.file_name') }} as source_file,
     _metadata.row_index as source_row,
     _metadata.file_name rlike '^(SEGMENT[0-9]+_)?LOAD[0-9]+[.]parquet$' as is_full_load
-  from parquet.`{{ files_glob }}`
+  from parquet.{{ sql_identifier(files_glob) }}
 {%- endmacro %}
 
 {% macro dms_column_or_null(column, landed_columns) -%}
-  {{- 'cast(`' ~ column ~ '` as string)' if column in landed_columns else 'cast(null as string)' -}}
+  {{- 'cast(' ~ sql_identifier(column) ~ ' as string)' if column in landed_columns else 'cast(null as string)' -}}
 {%- endmacro %}
 
 {% macro dms_row_problem() -%}
-  {#- Why a landed row cannot be applied, or null. The first problem found is given. -#}
+  {#- Why a landed row cannot be applied, or null. The first problem found is given.
+      Needs the key columns of dms_keyed_rows_sql. -#}
   case
-    when document_key is null or trim(document_key) = ''
-      then 'missing _id: the key column is null or empty'
+    when document_json is not null and json_object_keys(document_json) is null
+      then 'document is not valid JSON (Extended JSON object expected)'
+    when document_key is null and document_id_kind is null
+      then 'missing _id: the key column is null and the document has no _id'
+    when document_id_kind = 'array'
+      then concat('unsupported _id: an array (MongoDB does not allow arrays as _id): ', document_id_token)
+    when key_problem is not null
+      then key_problem
+    when document_id is null
+      then concat(
+        'unsupported _id: not a value cdclake can key (see docs/key-identity.md): ',
+        coalesce(document_id_token, document_key)
+      )
     when op is not null and op not in ('I', 'U', 'D')
       then concat('unknown Op "', op, '"')
     when op is null and not is_full_load
@@ -264,13 +320,9 @@
       then concat('commit timestamp does not parse as yyyy-MM-dd HH:mm:ss.SSSSSS: ', commit_ts_text)
     when coalesce(op, 'I') <> 'D' and document_json is null
       then 'insert or update without a document (_doc is null or the file has no _doc column)'
-    when document_json is not null and json_object_keys(document_json) is null
-      then 'document is not valid JSON (Extended JSON object expected)'
-    when {{ ejson_key_text("get_json_object(document_json, '$._id')") }} <> document_key
-      then concat(
-        'document _id ', {{ ejson_key_text("get_json_object(document_json, '$._id')") }},
-        ' disagrees with the key column ', document_key
-      )
+    when document_key is not null
+      and document_id_dms_text <> if(document_id_kind = 'object', lower(document_key), document_key)
+      then concat('document _id ', document_id, ' disagrees with the key column ', document_key)
   end
 {%- endmacro %}
 
@@ -280,36 +332,13 @@
   {% call statement('cdc_record_applied_files') -%}
     insert into {{ cdc_applied_files_relation() }}
     select
-      '{{ source_node.unique_id }}', file_path, cast(file_modified_at as timestamp), file_bytes, row_count,
-      quarantine_reason, '{{ target_relation }}', current_timestamp(), '{{ invocation_id }}'
+      {{ sql_string(source_node.unique_id) }}, file_path, cast(file_modified_at as timestamp), file_bytes, row_count,
+      quarantine_reason, {{ sql_string(target_relation) }}, current_timestamp(), '{{ invocation_id }}'
     from values
       {%- for file in files %}
-      ('{{ file.path }}', '{{ file.modified_at }}', {{ file.bytes }}, {{ file.rows }},
-       {{ "'" ~ file.problem ~ "'" if file.problem else 'cast(null as string)' }}){{ ',' if not loop.last }}
+      ({{ sql_string(file.path) }}, {{ sql_string(file.modified_at) }}, {{ file.bytes }}, {{ file.rows }},
+       {{ sql_string(file.problem) if file.problem else 'cast(null as string)' }}){{ ',' if not loop.last }}
       {%- endfor %}
       as files (file_path, file_modified_at, file_bytes, row_count, quarantine_reason)
   {%- endcall %}
-{% endmacro %}
-
-{% macro cdc_log_apply(source_node, files, target_relation) %}
-  {#- rows landed = applied + superseded + quarantined, per run and source: counted once,
-      then recorded and printed from the same numbers. -#}
-  {%- set counted = run_query(
-      "select (select count(*) from " ~ target_relation ~ " where applied_by = '" ~ invocation_id ~ "'), "
-      ~ "(select count(*) from " ~ cdc_bookkeeping_relation('dms_quarantine') ~ " where invocation_id = '"
-      ~ invocation_id ~ "' and source_name = '" ~ source_node.unique_id ~ "' and source_row is not null)").rows[0] -%}
-  {%- set landed = files | sum(attribute='rows') -%}
-  {%- set applied, quarantined = counted[0], counted[1] -%}
-  {%- set files_quarantined = files | selectattr('problem') | list | length -%}
-  {% call statement('cdc_log_apply') -%}
-    insert into {{ cdc_bookkeeping_relation('dms_apply_log') }}
-    values (
-      '{{ source_node.unique_id }}', '{{ target_relation }}', '{{ invocation_id }}',
-      {{ files | length }}, {{ files_quarantined }},
-      {{ landed }}, {{ applied }}, {{ landed - applied - quarantined }}, {{ quarantined }}, current_timestamp()
-    )
-  {%- endcall %}
-  {{ log(target_relation ~ ": " ~ landed ~ " row(s) landed = " ~ applied ~ " applied + "
-         ~ (landed - applied - quarantined) ~ " superseded + " ~ quarantined ~ " quarantined; "
-         ~ files_quarantined ~ " file(s) quarantined", info=true) }}
 {% endmacro %}

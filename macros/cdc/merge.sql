@@ -22,6 +22,7 @@
   (
     select
       _id,
+      dms_key_text,
       document,
       is_deleted,
       op,

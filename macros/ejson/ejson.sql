@@ -41,10 +41,6 @@
   cast({{ ejson_number_text(value) }} as double)
 {%- endmacro %}
 
-{% macro ejson_object_id(value) -%}
-  coalesce(get_json_object({{ value }}, '$.$oid'), {{ value }})
-{%- endmacro %}
-
 {% macro ejson_timestamp(value) -%}
   {#- {"$date": {"$numberLong": "-86400000"}} (canonical, and relaxed before 1970 or
       after 9999), {"$date": "2026-11-26T10:00:00.123Z"} (relaxed), {"$date": 1234}. -#}
@@ -58,14 +54,4 @@
 {% macro ejson_array(value) -%}
   {#- The elements of a JSON array, each as its JSON text. -#}
   from_json({{ value }}, 'array<string>')
-{%- endmacro %}
-
-{% macro ejson_key_text(value) -%}
-  {#- A key as DMS's key column writes it: the ObjectId's hex, or the value's string form. -#}
-  coalesce(
-    get_json_object({{ value }}, '$.$oid'),
-    get_json_object({{ value }}, '$.$numberLong'),
-    get_json_object({{ value }}, '$.$numberInt'),
-    {{ value }}
-  )
 {%- endmacro %}

@@ -16,6 +16,7 @@ from cdclake.generator.delivery import Delivery
 from cdclake.generator.dms import EndpointSettings
 from cdclake.generator.documents import COLLECTIONS
 from cdclake.generator.simulator import InjectedFault, Simulator
+from cdclake.reconcile.keys import key_json
 from cdclake.settings import Paths
 
 JSON_OPTIONS = JSONOptions(tz_aware=True)
@@ -65,7 +66,7 @@ class Dataset:
         return {row["_id"]: json_util.loads(row["document"], json_options=JSON_OPTIONS) for row in rows.collect()}
 
     def source_documents(self, collection: str) -> dict[str, dict]:
-        return {str(doc["_id"]): doc for doc in self.simulator.live_documents(collection)}
+        return {key_json(doc["_id"]): doc for doc in self.simulator.live_documents(collection)}
 
 
 def new_dataset(workspace: Path, name: str, settings: EndpointSettings = EndpointSettings()) -> Dataset:

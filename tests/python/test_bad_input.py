@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from bson import ObjectId, json_util
 
+from cdclake.reconcile.keys import key_json
 from cdclake.settings import Paths
 
 from conftest import Dataset
@@ -28,6 +29,10 @@ def ts(seconds: float) -> str:
 
 def oid(n: int) -> str:
     return f"{n:024x}"
+
+
+def key(hex_text: str) -> str:
+    return key_json(ObjectId(hex_text))
 
 
 def doc(n: int, number: str = "INV", **extra) -> str:
@@ -55,8 +60,8 @@ def bad_input(workspace: Path, spark) -> Dataset:
             {"Op": "U", "dms_commit_ts": ts(10), "_id": oid(1), "_doc": doc(1, "UPD")},  # applied
             {"Op": "U", "dms_commit_ts": ts(11), "_id": oid(1), "_doc": doc(1, "UPD2")},  # applied (wins)
             {"Op": "X", "dms_commit_ts": ts(12), "_id": oid(2), "_doc": doc(2)},  # unknown Op
-            {"Op": "U", "dms_commit_ts": ts(12), "_id": None, "_doc": doc(3)},  # missing _id
-            {"Op": "U", "dms_commit_ts": ts(12), "_id": "", "_doc": doc(3)},  # empty _id
+            {"Op": "U", "dms_commit_ts": ts(12), "_id": None, "_doc": '{"number": "no key"}'},  # missing _id
+            {"Op": "U", "dms_commit_ts": ts(12), "_id": "", "_doc": doc(3)},  # "" is not doc 3's key
             {"Op": "U", "dms_commit_ts": ts(12), "_id": oid(3), "_doc": '{"_id": {"$oid": '},  # not JSON
             {"Op": "U", "dms_commit_ts": ts(12), "_id": oid(4), "_doc": doc(5)},  # _id disagrees
             {"Op": "U", "dms_commit_ts": "2026-13-45 99:00:00.000000", "_id": oid(4), "_doc": doc(4)},  # bad ts
@@ -99,12 +104,12 @@ def test_good_rows_are_applied(bad_input: Dataset, spark) -> None:
     ).collect()
     state = {row["_id"]: (row["is_deleted"], row["number"]) for row in rows}
     assert state == {
-        oid(1): (False, "UPD2-1"),
-        oid(2): (False, "INV-2"),
-        oid(3): (False, "INV-3"),
-        oid(4): (False, "INV-4"),
-        oid(5): (True, None),
-        oid(6): (False, "INV-6"),
+        key(oid(1)): (False, "UPD2-1"),
+        key(oid(2)): (False, "INV-2"),
+        key(oid(3)): (False, "INV-3"),
+        key(oid(4)): (False, "INV-4"),
+        key(oid(5)): (True, None),
+        key(oid(6)): (False, "INV-6"),
     }
 
 
@@ -126,7 +131,7 @@ def test_unreadable_files_are_quarantined_whole(bad_input: Dataset, spark, file_
     [
         (oid(2), 'unknown Op "X"'),
         (None, "missing _id"),
-        ("", "missing _id"),
+        ("", "disagrees with the key"),
         (oid(3), "not valid JSON"),
         (oid(4), "disagrees with the key"),
         (oid(4), "commit timestamp"),
@@ -167,3 +172,38 @@ def _readable(path: Path) -> bool:
     except Exception:
         return False
     return True
+
+
+def test_quarantine_is_counted_per_collection_in_the_report_and_the_run_summary(
+    bad_input: Dataset, spark, tmp_path: Path
+) -> None:
+    from cdclake.report.lake_facts import read_lake_facts
+    from cdclake.report.publish import make_report
+    from cdclake.storage import LocalStore
+    from cdclake.summary import format_quarantine, quarantined
+
+    unreadable = {"20261126-1000040000.parquet", "20261126-1000060000.parquet"}  # not Parquet, truncated
+    (rows,) = spark.sql("select count(*) from bad_input.dms_quarantine where source_row is not null").first()
+    facts = read_lake_facts(spark, "bad_input", since=None)
+    held = facts.quarantine["invoices"]
+    assert {f.name for f in held if f.whole_file} == unreadable
+    assert sum(f.rows for f in held) == rows > 0
+    assert (facts.events_quarantined["invoices"], facts.files_quarantined["invoices"]) == (rows, 2)
+    assert facts.quarantine["clients"] == []
+
+    report = make_report(None, None, facts, LocalStore(tmp_path), run_id="bad_input").report
+    invoices = next(c for c in report.collections if c.collection == "invoices")
+    assert invoices.status == "amber"
+    assert (invoices.quarantined["rows"], invoices.quarantined["whole_files"]) == (rows, 2)
+    assert all(name in report.reason for name in unreadable), report.reason
+    assert f"{rows} row(s) that could not be applied" in report.reason
+
+    (invocation,) = [r[0] for r in spark.sql("select distinct invocation_id from bad_input.dms_apply_log").collect()]
+    lines = format_quarantine(quarantined(invocation, "bad_input"), quarantined(schema="bad_input"))
+    assert lines[:2] == [
+        f"quarantined this run: {rows} row(s) and 2 whole file(s)",
+        f"  invoices: {rows} row(s) and 2 whole file(s)",
+    ]
+    assert all(f"    {name}: whole file (unreadable) — not a Parquet file" in "\n".join(lines) for name in unreadable)
+    assert lines[-1].startswith("held in quarantine, all runs (not in the lake; the report stays amber): invoices")
+    assert format_quarantine(quarantined("another-invocation", "bad_input"), {}) == ["quarantined this run: nothing"]

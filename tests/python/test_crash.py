@@ -24,6 +24,7 @@ from cdclake.cli import main
 from cdclake.generator.delivery import Delivery
 from cdclake.generator.dms import EndpointSettings
 from cdclake.generator.simulator import Simulator
+from cdclake.reconcile.keys import key_json
 from cdclake.settings import Paths
 
 from conftest import JSON_OPTIONS, SEED, Dataset
@@ -103,7 +104,7 @@ def test_killed_run_converges(workspace: Path, spark, point: str) -> None:
     assert time.monotonic() - started < 600
     rows = spark.sql(f"select _id, document from {schema}.current_invoices where not is_deleted").collect()
     state = {row["_id"]: json_util.loads(row["document"], json_options=JSON_OPTIONS) for row in rows}
-    assert state == {str(doc["_id"]): doc for doc in sim.live_documents("invoices")}
+    assert state == {key_json(doc["_id"]): doc for doc in sim.live_documents("invoices")}
     doubled = spark.sql(
         f"select file_path, file_modified_at from {schema}.dms_applied_files "
         "group by file_path, file_modified_at having count(*) > 1"

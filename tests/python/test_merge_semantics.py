@@ -9,6 +9,7 @@ import pytest
 from bson import ObjectId
 
 from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
+from cdclake.reconcile.keys import key_json
 from cdclake.settings import Paths
 
 from conftest import Dataset
@@ -66,9 +67,9 @@ def test_merge_rule_step_by_step(crafted: Dataset, spark) -> None:
     land(paths, FIRST_CDC_FILE, first_cdc_events())
     run()
     assert state(spark, "crafted") == {
-        str(KEY_A): (False, "INV-2"),
-        str(KEY_B): (False, "INV-1"),
-        str(KEY_C): (False, "INV-3"),
+        key_json(KEY_A): (False, "INV-2"),
+        key_json(KEY_B): (False, "INV-1"),
+        key_json(KEY_C): (False, "INV-3"),
     }
 
     # B is deleted; A updated again.
@@ -78,7 +79,7 @@ def test_merge_rule_step_by_step(crafted: Dataset, spark) -> None:
         [Event("D", KEY_B, None, T0 + 100), Event("U", KEY_A, invoice(KEY_A, 4), T0 + 100)],
     )
     run()
-    assert state(spark, "crafted")[str(KEY_B)] == (True, None)
+    assert state(spark, "crafted")[key_json(KEY_B)] == (True, None)
 
     # A late file with older events: must neither overwrite A nor resurrect B.
     land(
@@ -88,8 +89,8 @@ def test_merge_rule_step_by_step(crafted: Dataset, spark) -> None:
     )
     run()
     after_late = state(spark, "crafted")
-    assert after_late[str(KEY_A)] == (False, "INV-4")
-    assert after_late[str(KEY_B)] == (True, None)
+    assert after_late[key_json(KEY_A)] == (False, "INV-4")
+    assert after_late[key_json(KEY_B)] == (True, None)
 
     # The same file landed again (new modification time): read again, changes nothing.
     snapshots = spark.sql("select count(*) from crafted.current_invoices.snapshots").first()[0]

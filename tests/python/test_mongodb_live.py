@@ -14,6 +14,7 @@ from pymongo import MongoClient, monitoring
 
 from cdclake.generator import mongodump
 from cdclake.generator.documents import make_document
+from cdclake.reconcile.keys import key_json
 from cdclake.reconcile.sides import SourceSide
 from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource
 from cdclake.reconcile.strategies import check_full, check_sample
@@ -71,7 +72,7 @@ def test_full_and_sample_read_only_secondaries_of_a_real_replica_set(
         sample = check_sample("clients", secondary, copy, size=500, seed=1)
     finally:
         source.close()
-    key = str(documents[7]["_id"])
+    key = key_json(documents[7]["_id"])
     assert [(m.key, m.kind) for m in full.mismatches] == [(key, "differs")]
     assert [(m.key, m.kind) for m in sample.mismatches] == [(key, "differs")]
     primary = writer.primary

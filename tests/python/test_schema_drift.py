@@ -11,6 +11,7 @@ from bson import json_util
 
 from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
 from cdclake.generator.documents import make_document
+from cdclake.reconcile.keys import key_json
 
 from conftest import Dataset, new_dataset
 
@@ -41,7 +42,7 @@ def drifted(workspace: Path, spark) -> Drifted:
         events.append(Event("U", document["_id"], document, later + index))
     path = dataset.paths.landing / "ledger" / "invoices" / "20261231-0000000000.parquet"
     write_dms_file(path, events, EndpointSettings(), with_op=True)
-    return Drifted(dataset, first_build, dataset.dbt("build"), [str(event.key) for event in events])
+    return Drifted(dataset, first_build, dataset.dbt("build"), [key_json(event.key) for event in events])
 
 
 def test_first_load_shows_no_drift(drifted: Drifted) -> None:

@@ -15,6 +15,7 @@ from bson import ObjectId
 from cdclake.generator.dms import EndpointSettings
 from cdclake.generator.simulator import Simulator
 from cdclake.reconcile.canonical import canonical_bytes
+from cdclake.reconcile.keys import key_json
 from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError
 from cdclake.testing.replica_set import FakeReplicaSet
 
@@ -33,8 +34,8 @@ def test_every_read_goes_to_the_secondary(replica_set: FakeReplicaSet) -> None:
     try:
         assert source.count("clients") == len(DOCS)
         assert [doc for doc, _ in source.documents("clients")] == DOCS
-        assert list(source.keys("clients")) == [str(d["_id"]) for d in DOCS]
-        keys = [str(d["_id"]) for d in DOCS]
+        assert list(source.keys("clients")) == [key_json(d["_id"]) for d in DOCS]
+        keys = [key_json(d["_id"]) for d in DOCS]
         assert [doc for doc, _ in source.documents_by_key("clients", keys)] == DOCS  # ids in two batches
     finally:
         source.close()
@@ -104,6 +105,6 @@ def test_snapshot_source_reads_a_mongodump_directory(tmp_path: Path) -> None:
     assert (
         sum(size for _, size in source.documents("clients")) == (tmp_path / "dump/ledger/clients.bson").stat().st_size
     )
-    wanted = [str(clients[0]["_id"]), str(clients[-1]["_id"])]
-    assert [str(d["_id"]) for d, _ in source.documents_by_key("clients", wanted)] == wanted
-    assert list(source.keys("clients")) == [str(d["_id"]) for d in clients]
+    wanted = [key_json(clients[0]["_id"]), key_json(clients[-1]["_id"])]
+    assert [key_json(d["_id"]) for d, _ in source.documents_by_key("clients", wanted)] == wanted
+    assert list(source.keys("clients")) == [key_json(d["_id"]) for d in clients]

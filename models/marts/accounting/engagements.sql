@@ -1,5 +1,5 @@
 {%- set typed = [
-    ('client_id', 'doc.client_id', ejson_object_id('doc.client_id')),
+    ('client_id', 'doc.client_id', ejson_field_key('document', 'client_id')),
     ('start_date', 'doc.start_date', ejson_timestamp('doc.start_date')),
     ('end_date', 'doc.end_date', ejson_timestamp('doc.end_date')),
     ('hourly_rate', 'doc.hourly_rate', ejson_decimal('doc.hourly_rate', 18, 2)),

@@ -1,6 +1,6 @@
 {%- set typed = [
-    ('client_id', 'doc.client_id', ejson_object_id('doc.client_id')),
-    ('engagement_id', 'doc.engagement_id', ejson_object_id('doc.engagement_id')),
+    ('client_id', 'doc.client_id', ejson_field_key('document', 'client_id')),
+    ('engagement_id', 'doc.engagement_id', ejson_field_key('document', 'engagement_id')),
     ('issued_at', 'doc.issued_at', ejson_timestamp('doc.issued_at')),
     ('due_at', 'doc.due_at', ejson_timestamp('doc.due_at')),
     ('paid_at', 'doc.paid_at', ejson_timestamp('doc.paid_at')),

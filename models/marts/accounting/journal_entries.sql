@@ -1,7 +1,7 @@
 {%- set typed = [
     ('entry_no', 'doc.entry_no', ejson_bigint('doc.entry_no')),
     ('posted_at', 'doc.posted_at', ejson_timestamp('doc.posted_at')),
-    ('source_invoice_id', 'doc.source_invoice_id', ejson_object_id('doc.source_invoice_id')),
+    ('source_invoice_id', 'doc.source_invoice_id', ejson_field_key('document', 'source_invoice_id')),
     ('line_count', 'doc.lines', 'size(' ~ ejson_array('doc.lines') ~ ')'),
     ('source_version', 'doc.version', ejson_int('doc.version')),
 ] -%}

@@ -1,0 +1,244 @@
+{#-
+  Key identity: which document a change row belongs to (rules in docs/key-identity.md).
+
+  DMS's key column holds the `_id` as text, so `"1"` and `1`, or an ObjectId and the
+  string of its hex, share a text. The key of a row is therefore the *typed* `_id`,
+  taken from the document's Extended JSON and written as its key text (an Extended JSON
+  value with numbers reduced to MongoDB's equality: int32 1, int64 1, 1.0 and
+  Decimal128 1 are all `1`). cdclake.reconcile.keys.key_json writes the same text from
+  a BSON value; tests/python/test_key_identity.py pins the two together for every type.
+
+  The key is computed from Spark's text of the `_id` token plus its JSON kind, because
+  get_json_object unquotes strings: the kind says what the text was.
+-#}
+
+{% macro ejson_id_kind(json) -%}
+  {#- The JSON kind of the top-level `_id` of `json`. DMS writes MongoDB's documents,
+      whose `_id` comes first, so its first character says the kind; other layouts
+      take the slower test of parsing the field as each type. -#}
+  case regexp_extract({{ json }}, '^\\s*\\{\\s*"_id"\\s*:\\s*(.)', 1)
+    when '"' then 'string'
+    when '{' then 'object'
+    when '[' then 'array'
+    when 't' then 'boolean'
+    when 'f' then 'boolean'
+    when 'n' then 'null'
+    when '' then {{ ejson_field_kind(json, '_id') }}
+    else 'number'
+  end
+{%- endmacro %}
+
+{% macro ejson_field_kind(json, field) -%}
+  {#- The JSON kind of a top-level field: object, array, number, boolean, string, null,
+      or null when the field is absent. -#}
+  case
+    when from_json({{ json }}, 'struct<`{{ field }}`: map<string, string>>')['{{ field }}'] is not null then 'object'
+    when from_json({{ json }}, 'struct<`{{ field }}`: array<string>>')['{{ field }}'] is not null then 'array'
+    when from_json(
+        {{ json }}, 'struct<`{{ field }}`: double>', map('allowNonNumericNumbers', 'false')
+      )['{{ field }}'] is not null then 'number'
+    when from_json({{ json }}, 'struct<`{{ field }}`: boolean>')['{{ field }}'] is not null then 'boolean'
+    when get_json_object({{ json }}, '$.{{ field }}') is not null then 'string'
+    when array_contains(json_object_keys({{ json }}), '{{ field }}') then 'null'
+  end
+{%- endmacro %}
+
+{% macro ejson_field_key(json, field) -%}
+  {#- The key text of a top-level field (a foreign key in a mart), by the same rule as `_id`. -#}
+  {{ ejson_key(ejson_field_kind(json, field), "get_json_object(" ~ json ~ ", '$." ~ field ~ "')") }}
+{%- endmacro %}
+
+{% macro ejson_key(kind, token) -%}
+  {#- The key text of a value given as its JSON kind and Spark's text of it; null when the
+      value cannot be a key (an array, a wrapper that does not parse). -#}
+  case {{ kind }}
+    when 'string' then {{ json_string(token) }}
+    when 'boolean' then {{ token }}
+    when 'null' then 'null'
+    when 'number' then
+      case
+        when {{ token }} rlike '^-?[0-9]+$' and cast({{ token }} as bigint) is not null
+          then cast(cast({{ token }} as bigint) as string)
+        else {{ ejson_double_key('cast(' ~ token ~ ' as double)') }}
+      end
+    when 'object' then {{ ejson_object_key(token) }}
+  end
+{%- endmacro %}
+
+{% macro json_string(text) -%}
+  {#- A string as a JSON string literal, escaped as Spark's JSON writer escapes it. -#}
+  regexp_extract(to_json(array({{ text }})), '^\\[(.*)\\]$', 1)
+{%- endmacro %}
+
+{% macro ejson_double_key(value) -%}
+  {#- An integral double in int64's range is that integer (1.0 is the key 1); any other
+      double is written exactly, as Java's hexadecimal form (NaN, Infinity as words):
+      a decimal rendering would depend on the JVM's shortest-digits algorithm. -#}
+  case
+    when {{ value }} is null then null
+    when abs({{ value }}) < 9.223372036854775807E18 and {{ value }} = floor({{ value }})
+      then cast(cast({{ value }} as bigint) as string)
+    else concat('{"$numberDouble":"', reflect('java.lang.Double', 'toHexString', {{ value }}), '"}')
+  end
+{%- endmacro %}
+
+{% macro ejson_object_key(token) -%}
+  {#- An object `_id`: an Extended JSON wrapper (ObjectId, number, date, binary, …) or an
+      embedded document, whose key is its compact text with field order kept and int32 /
+      int64 wrappers as plain integers. -#}
+  {%- set keys = 'json_object_keys(' ~ token ~ ')' -%}
+  {%- set inner = "get_json_object(" ~ token ~ ", '$." -%}
+  case
+    when {{ keys }} = array('$oid') and {{ inner }}$oid') rlike '^[0-9a-fA-F]{24}$'
+      then concat('{"$oid":"', lower({{ inner }}$oid')), '"}')
+    when {{ keys }} in (array('$numberInt'), array('$numberLong'))
+      then cast(cast(coalesce({{ inner }}$numberInt'), {{ inner }}$numberLong')) as bigint) as string)
+    when {{ keys }} = array('$numberDouble')
+      then {{ ejson_double_key('cast(' ~ inner ~ "$numberDouble') as double)") }}
+    when {{ keys }} = array('$numberDecimal')
+      then {{ ejson_decimal_key(inner ~ "$numberDecimal')") }}
+    when {{ keys }} = array('$date')
+      then concat('{"$date":{"$numberLong":"', cast(coalesce(
+        cast({{ inner }}$date.$numberLong') as bigint),
+        case when {{ inner }}$date') rlike '^-?[0-9]+$' then cast({{ inner }}$date') as bigint) end,
+        unix_millis(cast({{ inner }}$date') as timestamp))
+      ) as string), '"}}')
+    when {{ keys }} = array('$binary') and {{ inner }}$binary.base64') is not null
+      then {{ ejson_binary_key(inner ~ "$binary.base64')", inner ~ "$binary.subType')") }}
+    when array_sort({{ keys }}) = array('$binary', '$type')
+      then {{ ejson_binary_key(inner ~ "$binary')", inner ~ "$type')") }}
+    when {{ keys }} = array('$uuid') and {{ inner }}$uuid') rlike '^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$'
+      then {{ ejson_binary_key("base64(unhex(replace(" ~ inner ~ "$uuid'), '-', '')))", "'04'") }}
+    when {{ keys }} in (array('$minKey'), array('$maxKey'))
+      then {{ token }}
+    when {{ keys }} = array('$symbol')
+      then {{ json_string(inner ~ "$symbol')") }}
+    when {{ keys }}[0] in ('$oid', '$numberInt', '$numberLong', '$numberDouble', '$numberDecimal', '$date', '$binary', '$uuid')
+      then null
+    else regexp_replace({{ token }}, '\\{"\\$number(Int|Long)":"(-?[0-9]+)"\\}', '$2')
+  end
+{%- endmacro %}
+
+{% macro ejson_decimal_key(text) -%}
+  {#- A Decimal128 that is an integer in int64's range is that integer; any other is
+      written as its digits without trailing zeros and an exponent ("15E-1" for 1.50). -#}
+  {%- set parts = "regexp_extract(" ~ text ~ ", '^(-?)([0-9]*)[.]?([0-9]*)(?:[eE]([-+]?[0-9]+))?$', " -%}
+  {%- set digits = "trim(leading '0' from concat(" ~ parts ~ "2), " ~ parts ~ "3)))" -%}
+  {%- set significant = "trim(trailing '0' from " ~ digits ~ ")" -%}
+  {%- set exponent = (
+      "(coalesce(cast(nullif(" ~ parts ~ "4), '') as int), 0) - length(" ~ parts ~ "3)"
+      ~ ") + length(" ~ digits ~ ") - length(" ~ significant ~ "))") -%}
+  case
+    when {{ text }} in ('NaN', '-NaN') then '{"$numberDecimal":"NaN"}'
+    when {{ text }} in ('Infinity', 'Inf') then '{"$numberDecimal":"Infinity"}'
+    when {{ text }} in ('-Infinity', '-Inf') then '{"$numberDecimal":"-Infinity"}'
+    when {{ text }} not rlike '^-?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$' then null
+    when {{ digits }} = '' then '0'
+    when {{ exponent }} >= 0 and length({{ significant }}) + {{ exponent }} <= 19
+      and cast(concat({{ significant }}, repeat('0', {{ exponent }})) as decimal(20, 0)) < 9223372036854775808
+      then concat({{ parts }}1), {{ significant }}, repeat('0', {{ exponent }}))
+    else concat('{"$numberDecimal":"', {{ parts }}1), {{ significant }}, 'E', cast({{ exponent }} as string), '"}')
+  end
+{%- endmacro %}
+
+{% macro ejson_binary_key(base64_text, subtype_text) -%}
+  concat(
+    '{"$binary":{"base64":"', base64(unbase64({{ base64_text }})),
+    '","subType":"', lower(lpad({{ subtype_text }}, 2, '0')), '"}}'
+  )
+{%- endmacro %}
+
+{% macro dms_text_of_key(kind, token) -%}
+  {#- The text DMS's key column holds for a typed `_id`, where that is known: the string
+      itself, an ObjectId's hex, an integer's digits; null for other types. -#}
+  case
+    when {{ kind }} = 'string' then {{ token }}
+    when {{ kind }} = 'object' and json_object_keys({{ token }}) = array('$oid')
+      then lower(get_json_object({{ token }}, '$.$oid'))
+    when {{ kind }} = 'object' and json_object_keys({{ token }}) in (array('$numberInt'), array('$numberLong'))
+      then coalesce(get_json_object({{ token }}, '$.$numberInt'), get_json_object({{ token }}, '$.$numberLong'))
+    when {{ kind }} = 'number' and {{ token }} rlike '^-?[0-9]+$' then {{ token }}
+  end
+{%- endmacro %}
+
+{% macro dms_keyed_rows_sql(landed_sql, target_relation) -%}
+  {#- The landed rows with their typed key (`document_id`). A row whose document carries no
+      `_id` (a delete DMS landed with the key text only, or `_doc` written without `_id`)
+      takes the one key that text stands for among the keys already known (the table's,
+      `target_relation`, and this batch's), a live one first; with none known, an
+      ObjectId when the text is 24 hex digits, else the string. When several keys share
+      the text, `key_problem` says so and the row is quarantined. -#}
+  with landed as (
+    {{ landed_sql }}
+  ),
+
+  tokens as (
+    select
+      landed.*,
+      get_json_object(document_json, '$._id') as document_id_token,
+      case when document_json is not null then {{ ejson_id_kind('document_json') }} end as document_id_kind
+    from landed
+  ),
+
+  keyed as (
+    select
+      tokens.*,
+      {{ ejson_key('document_id_kind', 'document_id_token') }} as typed_id,
+      {{ dms_text_of_key('document_id_kind', 'document_id_token') }} as document_id_dms_text
+    from tokens
+  ),
+
+  texts_to_resolve as (
+    select distinct document_key as key_text
+    from keyed
+    where document_id_kind is null and document_key is not null
+  ),
+
+  known_keys as (
+    select document_key as key_text, typed_id as known_id, coalesce(op, 'I') <> 'D' as is_live
+    from keyed
+    where
+      typed_id is not null
+      and document_key in (select key_text from texts_to_resolve)
+      -- a row whose key column disagrees with its document names no key by that text
+      and coalesce(document_id_dms_text = if(document_id_kind = 'object', lower(document_key), document_key), true)
+    {%- if target_relation is not none %}
+    union all
+    select dms_key_text, _id, not is_deleted
+    from {{ target_relation }}
+    where dms_key_text in (select key_text from texts_to_resolve)
+    {%- endif %}
+  ),
+
+  keys_by_text as (
+    select
+      key_text,
+      count(distinct known_id) as known,
+      count(distinct case when is_live then known_id end) as live,
+      min(known_id) as any_id,
+      min(case when is_live then known_id end) as live_id,
+      concat_ws(', ', slice(array_sort(collect_set(known_id)), 1, 5)) as examples
+    from known_keys
+    group by key_text
+  )
+
+  select
+    keyed.*,
+    case
+      when keyed.document_id_kind is not null then keyed.typed_id
+      when keys_by_text.known = 1 then keys_by_text.any_id
+      when keys_by_text.live = 1 then keys_by_text.live_id
+      when keys_by_text.known is null and keyed.document_key rlike '^[0-9a-fA-F]{24}$'
+        then concat('{"$oid":"', lower(keyed.document_key), '"}')
+      when keys_by_text.known is null then {{ json_string('keyed.document_key') }}
+    end as document_id,
+    case
+      when keyed.document_id_kind is null and keys_by_text.known > 1 and keys_by_text.live <> 1
+        then concat(
+          'ambiguous key text "', keyed.document_key, '": the document carries no _id and ',
+          cast(keys_by_text.known as string), ' keys share that text (', keys_by_text.examples, ')'
+        )
+    end as key_problem
+  from keyed
+  left join keys_by_text on keyed.document_id_kind is null and keyed.document_key = keys_by_text.key_text
+{%- endmacro %}
