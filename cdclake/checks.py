@@ -97,10 +97,11 @@ def run_command(args: argparse.Namespace) -> int:
     def check_once() -> int:
         if args.state_uri:
             raise UsageError("cdclake checks keeps every result under --results-uri; --state-uri is for reconcile")
+        options = options_from_args(args)  # no mode selected: exit 2 before anything runs
         published = run_checks(
             paths,
             source_from_args(args, paths),
-            options_from_args(args),
+            options,
             ResultLocations(args.results_uri) if args.results_uri else None,
             Progress.silent() if args.quiet else Progress.on_terminal(),
         )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .settings import Paths, target_schema
 from .spark import get_or_create_session
 from .transform import DbtOutcome
 
+if TYPE_CHECKING:
+    from .report.lake_facts import QuarantinedFile
+
 CURRENT_STATE_TABLES = ("clients", "engagements", "invoices", "journal_entries")
+FILES_SHOWN = 5  # quarantined files named per collection; the rest are counted
 
 
 def current_state_counts(schema: str | None = None) -> dict[str, tuple[int, int]]:
@@ -39,6 +45,47 @@ def applied_this_run(invocation_id: str, schema: str | None = None) -> dict[str,
     return row.asDict()
 
 
+def quarantined(invocation_id: str | None = None, schema: str | None = None) -> dict[str, list[QuarantinedFile]]:
+    """Per collection, the landing files in ``dms_quarantine`` (whole, or some of their
+    rows): those one dbt invocation put there, or all of them."""
+    from .report.lake_facts import read_quarantine
+
+    schema = schema or target_schema()
+    spark = get_or_create_session()
+    if not spark.catalog.tableExists(f"{schema}.dms_quarantine"):
+        return {}
+    return read_quarantine(spark, schema, invocation_id)
+
+
+def format_quarantine(this_run: dict[str, list[QuarantinedFile]], held: dict[str, list[QuarantinedFile]]) -> list[str]:
+    """What this run quarantined, per collection and file, then what is held in all (every
+    run so far: the report stays amber while anything is)."""
+
+    def counts(files: list[QuarantinedFile]) -> str:
+        whole = sum(1 for f in files if f.whole_file)
+        return f"{sum(f.rows for f in files):,} row(s) and {whole} whole file(s)"
+
+    this_run = {name: files for name, files in sorted(this_run.items()) if files}
+    held = {name: files for name, files in sorted(held.items()) if files}
+    if not this_run:
+        lines = ["quarantined this run: nothing"]
+    else:
+        lines = [f"quarantined this run: {counts([f for files in this_run.values() for f in files])}"]
+        for name, files in this_run.items():
+            lines.append(f"  {name}: {counts(files)}")
+            for file in files[:FILES_SHOWN]:
+                what = "whole file (unreadable)" if file.whole_file else f"{file.rows:,} row(s)"
+                lines.append(f"    {file.name}: {what} — {'; '.join(file.reasons)}")
+            if len(files) > FILES_SHOWN:
+                lines.append(f"    … and {len(files) - FILES_SHOWN} more file(s)")
+    if held:
+        lines.append(
+            "held in quarantine, all runs (not in the lake; the report stays amber): "
+            + "; ".join(f"{name} {counts(files)}" for name, files in held.items())
+        )
+    return lines
+
+
 def drift_findings(schema: str | None = None) -> list[str]:
     schema = schema or target_schema()
     rows = get_or_create_session().sql(f"select * from {schema}.schema_drift").collect()
@@ -62,11 +109,13 @@ def print_run_summary(paths: Paths, outcome: DbtOutcome, source_counts: dict[str
     print(f"{'collection':<18}{'table rows':>12}{'tombstones':>12}{'source docs':>13}")
     for collection, (live, deleted) in current_state_counts().items():
         print(f"{collection:<18}{live:>12,}{deleted:>12,}{source_counts.get(collection, 0):>13,}")
+    for line in format_quarantine(quarantined(outcome.invocation_id), quarantined()):
+        print(line)
     findings = drift_findings()
     print(f"schema drift: {len(findings)} finding(s)" + "".join(f"\n  {finding}" for finding in findings))
     print(f"warehouse: {paths.warehouse}")
     print("=" * 64)
     if run["quarantined"] or run["files_quarantined"]:
-        print("Quarantined input is in the table dms_quarantine, with file, row and reason.")
+        print("Quarantined input is in the table dms_quarantine, with file, row, reason and raw values.")
     if outcome.error:
         print(f"dbt error: {outcome.error}")

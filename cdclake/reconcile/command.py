@@ -19,7 +19,7 @@ from .console import format_result
 from .lake import LakeState
 from .progress import Progress
 from .result import RunResult
-from .run import MODES, Options, reconcile
+from .run import MODES, Options, UsageError, parse_modes, reconcile
 from .sides import SourceSide
 from .sources import DocumentSource, MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError
 from .state import StateFiles
@@ -28,10 +28,6 @@ from .table import TableSide, table_name
 
 USAGE_ERROR = 2
 INTERNAL_ERROR = 3
-
-
-class UsageError(Exception):
-    """A problem the operator fixes by changing a setting or running a step first."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,11 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
-    asked = [mode.strip() for text in args.mode or ["all"] for mode in text.split(",") if mode.strip()]
-    unknown = sorted(set(asked) - {*MODES, "all"})
-    if unknown:
-        raise UsageError(f"unknown mode(s) {', '.join(unknown)}: choose from {', '.join(MODES)} or all")
-    modes = tuple(MODES) if "all" in asked else tuple(dict.fromkeys(asked))
+    modes = parse_modes(args.mode)  # no --mode: all; an empty one: a usage error
     if args.sample_size <= 0 or args.bisection_factor < 2 or args.leaf_size <= 0:
         raise UsageError("--sample-size and --leaf-size must be positive, --bisection-factor at least 2")
     return Options(
@@ -146,7 +138,8 @@ def run_command(args: argparse.Namespace) -> int:
     progress = Progress.silent() if args.quiet else Progress.on_terminal()
 
     def reconcile_once() -> int:
-        source, options = source_from_args(args, paths), options_from_args(args)
+        options = options_from_args(args)  # a wrong setting is said before any connection is tried
+        source = source_from_args(args, paths)
         result, run_file = reconcile_and_save(paths, source, options, progress, args.state_uri)
         print(format_result(result))
         print(f"JSON result: {run_file}")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from .result import DISCREPANCIES, IN_FLIGHT, RECONCILED, CheckResult, RunResult
+from .result import CARRIED, DISCREPANCIES, IN_FLIGHT, RECHECK, RECONCILED, CheckResult, RunResult
 
 _WORDS = {RECONCILED: "reconciled", IN_FLIGHT: "in flight (re-checked next run)", DISCREPANCIES: "DISCREPANCIES"}
 _SHOWN = 10
 
 
 def _numbers(check: CheckResult) -> str:
+    if check.mode == RECHECK:
+        resolved = len(check.details.get("resolved", ()))
+        return (
+            f"{check.compared:,} open difference(s) re-checked · {resolved:,} resolved · {len(check.mismatches):,} open"
+        )
+    if check.mode == CARRIED:
+        return f"{len(check.mismatches):,} open difference(s) of earlier runs, not re-checked (collection not checked)"
     if check.mode == "counts":
         text = f"source {check.source_count:,} · table {check.table_count:,}"
         if check.count_differs:
@@ -36,5 +43,15 @@ def format_result(result: RunResult) -> str:
         )
     if len(mismatches) > _SHOWN:
         lines.append(f"    … and {len(mismatches) - _SHOWN} more in the JSON result")
+    resolved = [(c.collection, r) for c in result.checks if c.mode == RECHECK for r in c.details.get("resolved", ())]
+    for collection, item in resolved[:_SHOWN]:
+        lines.append(f"    {collection} {item['key']}: resolved, MongoDB and the lake agree now (was {item['kind']})")
+    if len(resolved) > _SHOWN:
+        lines.append(f"    … and {len(resolved) - _SHOWN} more resolved, in the JSON result")
+    if result.open_differences:
+        confirmed = sum(1 for d in result.open_differences if not d.mismatch.in_flight)
+        lines.append(
+            f"Open differences, re-checked first next run: {len(result.open_differences):,} ({confirmed:,} confirmed)"
+        )
     lines.append(f"Result: {_WORDS[result.status]}")
     return "\n".join(lines)

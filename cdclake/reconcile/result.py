@@ -14,6 +14,12 @@ DIFFERS = "differs"
 DUPLICATE_IN_TABLE = "duplicate_in_table"  # more than one live row for a key: a broken merge
 COUNT_DIFFERS = "count_differs"
 
+# Modes of the checks a run makes besides the four strategies (run.MODES): the open
+# differences of earlier runs, re-checked by key first; those of a collection the run did
+# not check, listed again as they were.
+RECHECK = "recheck"
+CARRIED = "carried"
+
 RECONCILED = "reconciled"
 IN_FLIGHT = "in_flight"
 DISCREPANCIES = "discrepancies"
@@ -35,6 +41,42 @@ class Mismatch:
     kind: str  # MISSING_IN_TABLE, EXTRA_IN_TABLE, DIFFERS or DUPLICATE_IN_TABLE
     in_flight: bool = False
     fields: tuple[FieldDifference, ...] = ()
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> Mismatch:
+        fields = tuple(FieldDifference(**f) for f in item.get("fields", ()))
+        return cls(item["collection"], item["key"], item["kind"], bool(item.get("in_flight")), fields)
+
+
+@dataclass(frozen=True)
+class OpenDifference:
+    """A difference not yet resolved: kept from run to run and re-checked by key first in
+    every run until both sides agree on the document (cdclake/reconcile/recheck.py)."""
+
+    mismatch: Mismatch
+    first_seen: str | None  # start of the run that found it (None: carried from an older state file)
+    last_checked: str | None
+    rechecks: int = 0  # runs that re-checked it and still found it open
+
+    @property
+    def collection(self) -> str:
+        return self.mismatch.collection
+
+    @property
+    def key(self) -> str:
+        return self.mismatch.key
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **asdict(self.mismatch),
+            "first_seen": self.first_seen,
+            "last_checked": self.last_checked,
+            "rechecks": self.rechecks,
+        }
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> OpenDifference:
+        return cls(Mismatch.from_json(item), item.get("first_seen"), item.get("last_checked"), item.get("rechecks", 0))
 
 
 @dataclass
@@ -82,13 +124,10 @@ class RunResult:
     finished_at: dt.datetime | None = None
     # Per collection, the finish time of the newest apply a ``changed`` check has covered.
     changed_through: dict[str, str | None] = field(default_factory=dict)
-    # In-flight mismatches of collections this run did not check: kept for a later re-check.
-    carried_in_flight: list[Mismatch] = field(default_factory=list)
-
-    def in_flight(self) -> list[Mismatch]:
-        """Every mismatch waiting for a re-check, once per (collection, key)."""
-        found = [m for check in self.checks for m in check.mismatches if m.in_flight] + self.carried_in_flight
-        return list({(m.collection, m.key): m for m in found}.values())
+    # Every difference still open after this run (confirmed or in flight, once per
+    # collection and key, those of collections it did not check included): the next run
+    # re-checks them first.
+    open_differences: list[OpenDifference] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -112,4 +151,5 @@ class RunResult:
             "table_schema": self.table_schema,
             "checks": [check.to_json() for check in self.checks],
             "changed_through": self.changed_through,
+            "open_differences": [d.to_json() for d in self.open_differences],
         }

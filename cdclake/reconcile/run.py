@@ -1,5 +1,6 @@
-"""One reconciliation run: every chosen mode on every collection, in-flight mismatches of
-the previous run re-checked, the result written as JSON.
+"""One reconciliation run: the open differences of earlier runs re-checked first (mode
+``recheck``, cdclake/reconcile/recheck.py), then every chosen mode on every collection;
+the result written as JSON.
 
 A run only reads both sides; what it writes (``state``) is replaced whole at the end, so
 a run killed midway leaves the previous state intact and the next run gives the full
@@ -14,12 +15,32 @@ from dataclasses import dataclass, field
 from ..generator.documents import COLLECTIONS
 from .lake import LakeState
 from .progress import Progress
+from .recheck import carried, recheck, still_open
 from .result import CheckResult, Mismatch, RunResult
 from .sides import Side
 from .state import StateFiles
-from .strategies import Bisection, check_changed, check_counts, check_full, check_sample, compare_keys
+from .strategies import Bisection, check_changed, check_counts, check_full, check_sample
 
 MODES = ("counts", "changed", "sample", "full")
+
+
+class UsageError(Exception):
+    """A problem the operator fixes by changing a setting or running a step first (exit 2)."""
+
+
+def parse_modes(texts: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """``--mode`` values, repeated or comma-separated, ``all`` for every mode; ``None`` (no
+    ``--mode`` given) is ``all``. An empty selection (``--mode ""``) is a usage error: a
+    run that checks nothing must not pass for a run that found nothing."""
+    if texts is None:
+        return MODES
+    asked = [mode.strip() for text in texts for mode in text.split(",") if mode.strip()]
+    if not asked:
+        raise UsageError(f"no reconciliation mode selected: choose one or more of {', '.join(MODES)}, or all")
+    unknown = sorted(set(asked) - {*MODES, "all"})
+    if unknown:
+        raise UsageError(f"unknown mode(s) {', '.join(unknown)}: choose from {', '.join(MODES)} or all")
+    return MODES if "all" in asked else tuple(dict.fromkeys(asked))
 
 
 @dataclass(frozen=True)
@@ -34,6 +55,12 @@ class Options:
     # A snapshot is a fixed point: its differences are judged at once.
     live_source: bool = False
 
+    def __post_init__(self) -> None:
+        # Options are also built in code (the DAG's task, from CDCLAKE_RECONCILE_MODES).
+        if not self.modes or set(self.modes) - set(MODES):
+            parse_modes(list(self.modes))  # says what is wrong
+            raise UsageError(f"modes {self.modes!r}: choose from {', '.join(MODES)}")
+
 
 def reconcile(
     source: Side, table: Side, lake: LakeState, options: Options, state: StateFiles, progress: Progress, label: str
@@ -41,21 +68,24 @@ def reconcile(
     result = RunResult(dt.datetime.now(dt.UTC), label, lake.schema)
     previous = state.latest() or {}
     result.changed_through = dict(previous.get("changed_through", {}))
-    waiting = state.load_in_flight()
+    opened = state.load_open()
     for collection in options.collections:
-        earlier = sorted({m.key for m in waiting if m.collection == collection})
+        earlier = [d for d in opened if d.collection == collection]
+        confirmed: set[str] = set()
         if earlier:
-            progress.say(f"{collection}: re-checking {len(earlier)} mismatch(es) that were in flight")
-            check = CheckResult("recheck", collection, compared=len(earlier))
-            check.mismatches = compare_keys(collection, earlier, source, table)
-            result.checks.append(_mark_in_flight(check, lake, first_sighting=False, options=options))
+            progress.say(f"{collection}: re-checking {len(earlier)} open difference(s) of earlier runs")
+            check = recheck(collection, earlier, source, table, lake)
+            confirmed = {m.key for m in check.confirmed}
+            result.checks.append(check)
         for mode in options.modes:
             progress.say(f"{collection}: {mode}")
             check = _run_mode(mode, collection, source, table, lake, options, result.changed_through)
             if mode == "counts" and options.live_source and check.count_differs:
                 check.count_in_flight |= not _count_differed(previous, collection)
-            result.checks.append(_mark_in_flight(check, lake, first_sighting=True, options=options))
-    result.carried_in_flight = [m for m in waiting if m.collection not in options.collections]
+            result.checks.append(_mark_in_flight(check, lake, options, confirmed))
+    for collection in sorted({d.collection for d in opened} - set(options.collections)):
+        result.checks.append(carried(collection, [d for d in opened if d.collection == collection]))
+    result.open_differences = still_open(opened, result.checks, result.started_at.isoformat())
     result.finished_at = dt.datetime.now(dt.UTC)
     return result
 
@@ -83,14 +113,16 @@ def _run_mode(
     raise ValueError(f"unknown mode {mode!r}: choose from {', '.join(MODES)}")
 
 
-def _mark_in_flight(check: CheckResult, lake: LakeState, first_sighting: bool, options: Options) -> CheckResult:
+def _mark_in_flight(check: CheckResult, lake: LakeState, options: Options, confirmed: set[str]) -> CheckResult:
     """In flight: the key has a landed change the table has not applied, or (live source)
-    the difference is seen for the first time and waits for its re-check."""
+    the difference is seen for the first time and waits for its re-check. A key this run's
+    re-check ``confirmed`` stays confirmed whichever mode finds it again."""
     if check.mismatches:
         pending = lake.pending(check.collection).keys  # listed once per collection by the lake
-        waits = first_sighting and options.live_source
+        waits = [m.key not in confirmed and (options.live_source or m.key in pending) for m in check.mismatches]
         check.mismatches = [
-            Mismatch(m.collection, m.key, m.kind, waits or m.key in pending, m.fields) for m in check.mismatches
+            Mismatch(m.collection, m.key, m.kind, wait, m.fields)
+            for m, wait in zip(check.mismatches, waits, strict=True)
         ]
     return check
 

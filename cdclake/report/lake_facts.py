@@ -1,6 +1,6 @@
 """What the lake itself says about a run: events applied, how long changes waited in
-landing (CDC lag), and the latest outcome of every dbt test (kept by the on-run-end hook
-in macros/observability)."""
+landing (CDC lag), what is held in quarantine, and the latest outcome of every dbt test
+(kept by the on-run-end hook in macros/observability)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from ..summary import CURRENT_STATE_TABLES
 
@@ -22,16 +23,37 @@ class DbtTest:
     recorded_at: str
 
 
+@dataclass(frozen=True)
+class QuarantinedFile:
+    """A landing file that is in ``dms_quarantine``, whole or some of its rows: input that
+    never reached the tables. Nothing resolves a quarantine yet, so it is counted for as
+    long as its rows stay in ``dms_quarantine``."""
+
+    path: str
+    whole_file: bool  # the file could not be read at all: how many rows it held is unknown
+    rows: int  # rows of the file quarantined one by one
+    reasons: tuple[str, ...]
+    first_quarantined_at: str
+
+    @property
+    def name(self) -> str:
+        return self.path.rstrip("/").rpartition("/")[2] or self.path
+
+
 @dataclass
 class LakeFacts:
-    """Per collection: events applied and quarantined after the previous report, and the
-    lag; ``through`` is the newest apply counted (where the next report starts)."""
+    """Per collection: events applied and rows and whole files quarantined after the
+    previous report, the lag, and everything held in quarantine (every run, not only
+    since the previous report); ``through`` is the newest apply counted (where the next
+    report starts)."""
 
     through: str | None
     events_applied: dict[str, int] = field(default_factory=dict)
     events_quarantined: dict[str, int] = field(default_factory=dict)
     lag_seconds: dict[str, float | None] = field(default_factory=dict)
     dbt_tests: list[DbtTest] = field(default_factory=list)
+    files_quarantined: dict[str, int] = field(default_factory=dict)
+    quarantine: dict[str, list[QuarantinedFile]] = field(default_factory=dict)
 
 
 def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> LakeFacts:
@@ -42,12 +64,13 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> Lake
         rows = spark.sql(
             f"select regexp_extract(target_table, 'current_(\\\\w+)$', 1) as collection, "
             f"sum(rows_applied + rows_superseded) as applied, sum(rows_quarantined) as quarantined, "
-            f"max(finished_at) as through "
+            f"sum(files_quarantined) as files_quarantined, max(finished_at) as through "
             f"from {schema}.dms_apply_log where true {after} group by 1"
         ).collect()
         for row in rows:
             facts.events_applied[row["collection"]] = int(row["applied"] or 0)
             facts.events_quarantined[row["collection"]] = int(row["quarantined"] or 0)
+            facts.files_quarantined[row["collection"]] = int(row["files_quarantined"] or 0)
         newest = max((row["through"] for row in rows if row["through"]), default=None)
         facts.through = newest.isoformat() if newest else since
     if spark.catalog.tableExists(f"{schema}.dms_applied_files"):
@@ -58,9 +81,13 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> Lake
             f"from {schema}.dms_applied_files where quarantine_reason is null {applied_after} group by 1"
         ).collect():
             facts.lag_seconds[row["collection"]] = float(row["lag"]) if row["lag"] is not None else None
+    if spark.catalog.tableExists(f"{schema}.dms_quarantine"):
+        facts.quarantine = read_quarantine(spark, schema)
     for collection in CURRENT_STATE_TABLES:
         facts.events_applied.setdefault(collection, 0)
         facts.events_quarantined.setdefault(collection, 0)
+        facts.files_quarantined.setdefault(collection, 0)
+        facts.quarantine.setdefault(collection, [])
         facts.lag_seconds.setdefault(collection, None)
     if spark.catalog.tableExists(f"{schema}.dbt_test_results"):
         facts.dbt_tests = [
@@ -73,3 +100,49 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> Lake
             ).collect()
         ]
     return facts
+
+
+def read_quarantine(
+    spark: SparkSession, schema: str, invocation_id: str | None = None
+) -> dict[str, list[QuarantinedFile]]:
+    """Everything in ``dms_quarantine`` (or what one dbt invocation put there), per
+    collection and file. A file read again after a crash quarantines its rows again: rows
+    are counted once per file and row."""
+    collections = _collections_of_sources(spark, schema)
+    found: dict[str, list[QuarantinedFile]] = {}
+    query = (
+        spark.table(f"{schema}.dms_quarantine")
+        .where(F.col("invocation_id") == F.lit(invocation_id) if invocation_id else F.lit(True))
+        .groupBy("source_name", "file_path")
+        .agg(
+            F.bool_or(F.col("source_row").isNull()).alias("whole_file"),
+            F.count_distinct("source_row").alias("rows"),
+            F.array_sort(F.collect_set("reason")).alias("reasons"),
+            F.min("quarantined_at").alias("first_quarantined_at"),
+        )
+        .orderBy("file_path")
+    )
+    for row in query.collect():
+        collection = collections.get(row["source_name"]) or row["source_name"].rpartition(".")[2]
+        found.setdefault(collection, []).append(
+            QuarantinedFile(
+                path=row["file_path"] or "(unknown file)",
+                whole_file=bool(row["whole_file"]),
+                rows=int(row["rows"]),
+                reasons=tuple(reason for reason in row["reasons"] if reason),
+                first_quarantined_at=row["first_quarantined_at"].isoformat() if row["first_quarantined_at"] else "",
+            )
+        )
+    return found
+
+
+def _collections_of_sources(spark: SparkSession, schema: str) -> dict[str, str]:
+    """dbt source → collection, as the bookkeeping records it (``current_<collection>``)."""
+    found = {}
+    for table in ("dms_apply_log", "dms_applied_files"):
+        if spark.catalog.tableExists(f"{schema}.{table}"):
+            for row in spark.sql(f"select distinct source_name, target_table from {schema}.{table}").collect():
+                name = (row["target_table"] or "").replace("`", "").rpartition(".")[2]
+                if name.startswith("current_"):
+                    found.setdefault(row["source_name"], name.removeprefix("current_"))
+    return found

@@ -1,10 +1,12 @@
 """The report as values: overall status and reason, one summary per collection, and the
 history the charts draw. Built from the run's results; no I/O here.
 
-Status: red when something is confirmed wrong (a confirmed reconciliation mismatch, a
-failing dbt test or Great Expectations expectation), amber when something is not yet
-known to be right (differences still in flight, a check that did not run, dbt warnings),
-green otherwise.
+Status: red when something is confirmed wrong (a confirmed reconciliation mismatch, of
+this run or of an earlier one not resolved yet, a failing dbt test or Great Expectations
+expectation), amber when something is not yet known to be right (differences still in
+flight, landed input held in quarantine, a check that did not run, dbt warnings), green
+otherwise. Each check's status is the one its result gives (the reconciliation's own
+``status``), never judged again here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..quality.result import QualityResult
-from .lake_facts import DbtTest, LakeFacts
+from .lake_facts import DbtTest, LakeFacts, QuarantinedFile
 
 GREEN, AMBER, RED = "green", "amber", "red"
 REPORT_SCHEMA_VERSION = 1
@@ -24,7 +26,11 @@ RECONCILE_MODES = {
     "sample": "Sampled documents",
     "full": "Checksum (every document)",
 }
+EARLIER = "Earlier differences"  # the reconciliation's re-check of open differences
+QUARANTINE = "Quarantine"
 NOT_RUN = "not run"
+_SCHEDULED = {*RECONCILE_MODES.values(), EARLIER}  # may be left out of a run on purpose
+_NAMES_SHOWN = 3
 OTHER = "pipeline"  # dbt tests of models that belong to no one collection (schema drift)
 
 
@@ -44,11 +50,15 @@ class CollectionReport:
     rows: int | None
     source_documents: int | None
     events_applied: int
-    events_quarantined: int
+    events_quarantined: int  # rows quarantined by the applies since the previous report
+    files_quarantined: int  # whole files quarantined by the applies since the previous report
     cdc_lag_seconds: float | None
     checks: list[Check] = field(default_factory=list)
     confirmed: list[dict[str, Any]] = field(default_factory=list)
     in_flight: list[dict[str, Any]] = field(default_factory=list)
+    resolved: list[dict[str, Any]] = field(default_factory=list)  # open differences that agree now
+    # Everything held in quarantine (every run): {rows, whole_files, files[]}.
+    quarantined: dict[str, Any] = field(default_factory=dict)
     dbt_failures: list[dict[str, Any]] = field(default_factory=list)
     gx_failures: list[dict[str, Any]] = field(default_factory=list)
 
@@ -110,7 +120,7 @@ def build_report(
     now = now or dt.datetime.now(dt.UTC)
     reports = [_collection_report(name, reconciliation, quality, facts, table_collections) for name in collections]
     pipeline = _pipeline_checks(reconciliation, quality, facts, table_collections)
-    status, reason = _overall(reports, pipeline)
+    status, reason = _overall(reports, pipeline, facts)
     report = Report(
         run_id=run_id,
         generated_at=now.isoformat(),
@@ -134,8 +144,8 @@ def build_report(
 def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_collections) -> CollectionReport:
     checks_by_mode = {c["mode"]: c for c in (reconciliation or {}).get("checks", []) if c["collection"] == name}
     counts = checks_by_mode.get("counts") or checks_by_mode.get("full") or {}
-    mismatches = [m for c in checks_by_mode.values() for m in c["mismatches"]]
-    unique = {(m["key"], m["kind"], m["in_flight"]): m for m in mismatches}.values()
+    confirmed, in_flight = _mismatches(name, checks_by_mode.values(), reconciliation)
+    quarantined = facts.quarantine.get(name, [])
     report = CollectionReport(
         collection=name,
         status=GREEN,
@@ -143,12 +153,21 @@ def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_co
         source_documents=counts.get("source_count"),
         events_applied=facts.events_applied.get(name, 0),
         events_quarantined=facts.events_quarantined.get(name, 0),
+        files_quarantined=facts.files_quarantined.get(name, 0),
         cdc_lag_seconds=facts.lag_seconds.get(name),
-        confirmed=[m for m in unique if not m["in_flight"]],
-        in_flight=[m for m in unique if m["in_flight"]],
+        confirmed=confirmed,
+        in_flight=in_flight,
+        resolved=list((checks_by_mode.get("recheck") or {}).get("details", {}).get("resolved", [])),
+        quarantined={
+            "rows": sum(f.rows for f in quarantined),
+            "whole_files": sum(1 for f in quarantined if f.whole_file),
+            "files": [{**asdict(f), "name": f.name} for f in quarantined],
+        },
     )
     for mode in RECONCILE_MODES:
         report.checks.append(_reconcile_check(mode, checks_by_mode.get(mode)))
+    report.checks.append(_earlier_check(checks_by_mode))
+    report.checks.append(_quarantine_check(quarantined))
     dbt_tests = [t for t in facts.dbt_tests if _collection_of(t.model, table_collections) == name]
     report.checks.append(_dbt_check(dbt_tests))
     report.dbt_failures = [asdict(t) for t in dbt_tests if t.status not in ("pass", "success")]
@@ -159,10 +178,32 @@ def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_co
     return report
 
 
+def _mismatches(name: str, checks, reconciliation) -> tuple[list[dict], list[dict]]:
+    """Confirmed and in-flight differences, once per key (confirmed by any check wins), each
+    with when it was first seen (``first_seen``, from the open differences)."""
+    first_seen = {
+        d["key"]: d.get("first_seen")
+        for d in (reconciliation or {}).get("open_differences", [])
+        if d["collection"] == name
+    }
+    by_key: dict[str, dict] = {}
+    for mismatch in (m for check in checks for m in check["mismatches"]):
+        kept = by_key.get(mismatch["key"])
+        if kept is None or (kept["in_flight"] and not mismatch["in_flight"]):
+            by_key[mismatch["key"]] = {**mismatch, "first_seen": first_seen.get(mismatch["key"])}
+    found = sorted(by_key.values(), key=lambda m: m["key"])
+    return [m for m in found if not m["in_flight"]], [m for m in found if m["in_flight"]]
+
+
 def _by_schedule(check: Check) -> bool:
     """A reconciliation mode this run was not asked for (``full`` runs nightly, say): shown
     as not run, but no reason for amber; a dbt or GX check that did not run is."""
-    return check.status == NOT_RUN and check.name in RECONCILE_MODES.values()
+    return check.status == NOT_RUN and check.name in _SCHEDULED
+
+
+def _status_of(result_status: str) -> str:
+    """A reconciliation check's own status, in the report's words."""
+    return {"discrepancies": RED, "in_flight": AMBER}.get(result_status, GREEN)
 
 
 def _reconcile_check(mode: str, check: dict[str, Any] | None) -> Check:
@@ -181,10 +222,69 @@ def _reconcile_check(mode: str, check: dict[str, Any] | None) -> Check:
         text += f" · {confirmed} confirmed difference(s)"
     if in_flight:
         text += f" · {in_flight} in flight"
-    if mode == "counts" and check["source_count"] != check["table_count"]:
-        return Check(label, AMBER if check.get("count_in_flight") else RED, text)
-    status = RED if check["status"] == "discrepancies" else AMBER if check["status"] == "in_flight" else GREEN
-    return Check(label, status, text)
+    return Check(label, _status_of(check["status"]), text)
+
+
+def _earlier_check(checks_by_mode: dict[str, dict[str, Any]]) -> Check:
+    """The differences earlier runs left open: re-checked by key first (``recheck``), or,
+    for a collection this run did not check, listed again as they were (``carried``)."""
+    if "carried" in checks_by_mode:
+        check = checks_by_mode["carried"]
+        return Check(
+            EARLIER,
+            _status_of(check["status"]),
+            f"{len(check['mismatches'])} still open from earlier runs, not re-checked (collection not checked)",
+        )
+    check = checks_by_mode.get("recheck")
+    if check is None:
+        if not checks_by_mode:
+            return Check(EARLIER, NOT_RUN, "not reconciled in this run")
+        return Check(EARLIER, GREEN, "none open")
+    confirmed = sum(1 for m in check["mismatches"] if not m["in_flight"])
+    in_flight = len(check["mismatches"]) - confirmed
+    text = f"{check['compared']} re-checked · {len(check['details'].get('resolved', []))} resolved"
+    if confirmed:
+        text += f" · {confirmed} still differ"
+    if in_flight:
+        text += f" · {in_flight} in flight"
+    return Check(EARLIER, _status_of(check["status"]), text)
+
+
+def _quarantine_check(files: list[QuarantinedFile]) -> Check:
+    """Landed input that never reached the tables: amber for as long as it is held."""
+    if not files:
+        return Check(QUARANTINE, GREEN, "nothing held")
+    return Check(QUARANTINE, AMBER, f"{_quarantine_counts(files)} held back, not in the lake")
+
+
+def _quarantine_counts(files: list[QuarantinedFile]) -> str:
+    whole = sum(1 for f in files if f.whole_file)
+    rows = sum(f.rows for f in files)
+    parts = [f"{whole} whole file(s)"] if whole else []
+    if rows:
+        parts.append(f"{rows:,} row(s)")
+    return " and ".join(parts) or f"{len(files)} file(s)"
+
+
+def _quarantine_reason(collection: str, files: list[QuarantinedFile]) -> str:
+    """E.g. "invoices: 2 landing file(s) that could not be read at all (a.parquet,
+    b.parquet) and 8 row(s) that could not be applied (from c.parquet)"."""
+    whole = [f for f in files if f.whole_file]
+    partial = [f for f in files if f.rows]
+    parts = []
+    if whole:
+        parts.append(f"{len(whole)} landing file(s) that could not be read at all ({_file_names(whole)})")
+    if partial:
+        rows = sum(f.rows for f in partial)
+        parts.append(f"{rows:,} row(s) that could not be applied (from {_file_names(partial)})")
+    return f"{collection}: " + " and ".join(parts or [f"{len(files)} file(s)"])
+
+
+def _file_names(files: list[QuarantinedFile]) -> str:
+    names = [f.name for f in files[:_NAMES_SHOWN]]
+    if len(files) > _NAMES_SHOWN:
+        names.append(f"and {len(files) - _NAMES_SHOWN} more")
+    return ", ".join(names)
 
 
 def _dbt_check(tests: list[DbtTest]) -> Check:
@@ -235,7 +335,9 @@ def _worst(statuses) -> str:
     return GREEN
 
 
-def _overall(collections: list[CollectionReport], pipeline: list[Check]) -> tuple[str, str]:
+def _overall(
+    collections: list[CollectionReport], pipeline: list[Check], facts: LakeFacts | None = None
+) -> tuple[str, str]:
     status = _worst([c.status for c in collections] + [c.status for c in pipeline])
     reasons = []
     confirmed = [c for c in collections if c.confirmed]
@@ -245,6 +347,9 @@ def _overall(collections: list[CollectionReport], pipeline: list[Check]) -> tupl
     failing_dbt = [c for c in collections if any(t["status"] in ("fail", "error") for t in c.dbt_failures)]
     if failing_dbt:
         reasons.append(f"dbt tests failing ({_names(failing_dbt)})")
+    warned_dbt = [c for c in collections if any(t["status"] == "warn" for t in c.dbt_failures)]
+    if warned_dbt:
+        reasons.append(f"dbt tests at warn level ({_names(warned_dbt)})")
     failing_gx = [c for c in collections if c.gx_failures]
     if failing_gx:
         total = sum(len(c.gx_failures) for c in failing_gx)
@@ -254,6 +359,13 @@ def _overall(collections: list[CollectionReport], pipeline: list[Check]) -> tupl
     ]
     if red_counts and not confirmed:
         reasons.append(f"row counts differ from MongoDB ({_names(red_counts)})")
+    held = [(c.collection, (facts.quarantine if facts else {}).get(c.collection, [])) for c in collections]
+    held = [(name, files) for name, files in held if files]
+    if held:
+        reasons.append(
+            "landed changes held in quarantine, so missing from the lake: "
+            + "; ".join(_quarantine_reason(name, files) for name, files in held)
+        )
     in_flight = [c for c in collections if c.in_flight]
     if in_flight:
         total = sum(len(c.in_flight) for c in in_flight)

@@ -11,7 +11,7 @@ import jinja2
 
 from ..redaction import Redactor
 from .charts import bar_chart, line_chart
-from .model import AMBER, NOT_RUN, RED, Report
+from .model import AMBER, NOT_RUN, QUARANTINE, RED, Report
 
 TEMPLATES = Path(__file__).parent / "templates"
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
@@ -51,6 +51,7 @@ def render_html(report: Report, data_docs_link: str | None, history_link: str) -
         sensitive=Redactor.from_env().patterns,
         fmt_int=lambda v: "—" if v is None else f"{v:,}",
         fmt_lag=_lag,
+        when=lambda text: _short_time(text, with_date=True),
     )
 
 
@@ -73,7 +74,7 @@ def render_junit(report: Report) -> str:
     suites: dict[str, ET.Element] = {}
     for collection in report.collections:
         for check in collection.checks:
-            kind = "reconciliation" if check.name not in ("dbt tests", "Great Expectations") else check.name
+            kind = _SUITES.get(check.name, "reconciliation")
             suite = suites.get(kind)
             if suite is None:
                 suite = suites[kind] = ET.SubElement(root, "testsuite", name=kind)
@@ -84,7 +85,9 @@ def render_junit(report: Report) -> str:
             elif check.status == NOT_RUN:
                 ET.SubElement(case, "skipped", message=check.summary)
             elif check.status == AMBER:
-                ET.SubElement(case, "system-out").text = check.summary
+                ET.SubElement(case, "system-out").text = "\n".join(
+                    [check.summary, *(_quarantined_lines(collection) if check.name == QUARANTINE else ())]
+                )
     for suite in suites.values():
         cases = suite.findall("testcase")
         suite.set("tests", str(len(cases)))
@@ -92,6 +95,15 @@ def render_junit(report: Report) -> str:
         suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+_SUITES = {"dbt tests": "dbt tests", "Great Expectations": "Great Expectations", QUARANTINE: "quarantine"}
+
+
+def _quarantined_lines(collection) -> list[str]:
+    files = collection.quarantined.get("files", [])
+    held = ["whole file" if f["whole_file"] else f"{f['rows']} row(s)" for f in files]
+    return [f"{f['path']}: {what} — {'; '.join(f['reasons'])}" for f, what in zip(files, held, strict=True)]
 
 
 def _failure_text(collection, check_name: str) -> str:

@@ -79,11 +79,14 @@ def test_each_mode_reports_exactly_the_injected_faults(
 
 
 def test_changed_mode_checks_each_apply_once(faulty: Dataset, monkeypatch, tmp_path: Path) -> None:
-    run_reconcile(faulty, monkeypatch, tmp_path, "--mode", "changed")
+    _, first = run_reconcile(faulty, monkeypatch, tmp_path, "--mode", "changed")
     code, again = run_reconcile(faulty, monkeypatch, tmp_path, "--mode", "changed")
-    assert [check["compared"] for check in again["checks"]] == [0, 0, 0, 0]
+    assert [check["compared"] for check in again["checks"] if check["mode"] == "changed"] == [0, 0, 0, 0]
     assert again["changed_through"] and all(again["changed_through"].values())
-    assert code == 0
+    # The faults the first check found are still there: re-checked first, still confirmed.
+    assert {c["mode"] for c in again["checks"] if c["status"] != "reconciled"} == {"recheck"}
+    assert mismatches(again, "recheck") == mismatches(first, "changed")
+    assert code == 1
 
 
 def test_counts_see_the_missing_and_the_extra_document(faulty: Dataset, monkeypatch, tmp_path: Path) -> None:
@@ -184,6 +187,7 @@ def test_every_read_of_every_mode_goes_to_a_secondary(faulty: Dataset, spark, mo
         ),
         ([], {"CDCLAKE_SCHEMA": "nothing_built_here"}, "run `cdclake dbt build`"),
         (["--mode", "counts,everything"], {}, "unknown mode(s) everything"),
+        (["--mode", ""], {}, "no reconciliation mode selected"),
     ],
 )
 def test_usage_and_connection_problems_exit_2_and_say_what_to_fix(

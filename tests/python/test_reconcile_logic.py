@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import mongomock
@@ -18,12 +18,25 @@ from hypothesis import strategies as st
 
 from cdclake.generator.documents import make_document
 from cdclake.reconcile.canonical import document_hash
+from cdclake.reconcile.keys import key_json
 from cdclake.reconcile.lake import AppliedKeys, PendingChanges
 from cdclake.reconcile.progress import Progress
-from cdclake.reconcile.result import DIFFERS, DISCREPANCIES, EXTRA_IN_TABLE, IN_FLIGHT, MISSING_IN_TABLE, RECONCILED
-from cdclake.reconcile.run import Options, reconcile
+from cdclake.reconcile.recheck import recheck, still_open
+from cdclake.reconcile.result import (
+    DIFFERS,
+    DISCREPANCIES,
+    DUPLICATE_IN_TABLE,
+    EXTRA_IN_TABLE,
+    IN_FLIGHT,
+    MISSING_IN_TABLE,
+    RECONCILED,
+    CheckResult,
+    Mismatch,
+    OpenDifference,
+)
+from cdclake.reconcile.run import Options, UsageError, parse_modes, reconcile
 from cdclake.reconcile.segments import DigestIndex, Segment
-from cdclake.reconcile.sides import SourceSide
+from cdclake.reconcile.sides import Side, SourceSide
 from cdclake.reconcile.sources import MongoReadSettings, MongoSource
 from cdclake.reconcile.state import StateFiles
 from cdclake.reconcile.strategies import Bisection, check_changed, check_counts, check_full, check_sample, sample_keys
@@ -73,21 +86,21 @@ def sides(monkeypatch: pytest.MonkeyPatch):
         # Same value, other BSON integer width: not a difference (docs/canonical-form.md).
         table.ledger[name].update_one({"_id": docs[1]["_id"]}, {"$set": {"version": Int64(0)}})
         table.ledger[name].delete_one({"_id": docs[10]["_id"]})
-        expected[name, str(docs[10]["_id"])] = (MISSING_IN_TABLE, ())
+        expected[name, key_json(docs[10]["_id"])] = (MISSING_IN_TABLE, ())
         extra = make_document(SEED, name, count + 5, 0)
         table.ledger[name].insert_one(extra)
-        expected[name, str(extra["_id"])] = (EXTRA_IN_TABLE, ())
+        expected[name, key_json(extra["_id"])] = (EXTRA_IN_TABLE, ())
         if name == "clients":
             table.ledger[name].update_one({"_id": docs[1500]["_id"]}, {"$set": {"address.city": "Atlantis"}})
-            expected[name, str(docs[1500]["_id"])] = (DIFFERS, ("address.city",))
+            expected[name, key_json(docs[1500]["_id"])] = (DIFFERS, ("address.city",))
             # 1000.50 and 1000.5 are the same number but not the same amount as booked.
-            digits = str(docs[2999]["credit_limit"].to_decimal().normalize())
-            table.ledger[name].update_one({"_id": docs[2999]["_id"]}, {"$set": {"credit_limit": Decimal128(digits)}})
-            if digits != str(docs[2999]["credit_limit"]):
-                expected[name, str(docs[2999]["_id"])] = (DIFFERS, ("credit_limit",))
+            booked = {"_id": docs[2999]["_id"]}
+            source.ledger[name].update_one(booked, {"$set": {"credit_limit": Decimal128("1000.50")}})
+            table.ledger[name].update_one(booked, {"$set": {"credit_limit": Decimal128("1000.5")}})
+            expected[name, key_json(docs[2999]["_id"])] = (DIFFERS, ("credit_limit",))
         else:
             table.ledger[name].update_one({"_id": docs[500]["_id"]}, {"$unset": {"source_invoice_id": ""}})
-            expected[name, str(docs[500]["_id"])] = (DIFFERS, ("source_invoice_id",))  # null ≠ missing
+            expected[name, key_json(docs[500]["_id"])] = (DIFFERS, ("source_invoice_id",))  # null ≠ missing
     return mongo_side(source, monkeypatch), mongo_side(table, monkeypatch), expected
 
 
@@ -110,7 +123,7 @@ def test_split_segments_cover_the_range_exactly_once(keys: list[str], points: li
 
 def test_checksums_of_the_pieces_add_up_to_the_whole() -> None:
     docs = [make_document(SEED, "clients", index, 0) for index in range(500)]
-    index = DigestIndex((str(d["_id"]), document_hash(d)) for d in docs)
+    index = DigestIndex((key_json(d["_id"]), document_hash(d)) for d in docs)
     whole = Segment("clients")
     pieces = whole.split(index.split_points(whole, 7))
     sums = [index.checksum(piece) for piece in pieces]
@@ -184,7 +197,7 @@ def test_in_flight_mismatches_are_rechecked_and_only_confirmed_ones_fail(sides, 
 
     first = run(FakeLake(pending_keys={key}, latest_keys=[key]))
     assert (first.status, first.exit_code) == (IN_FLIGHT, 0)
-    assert [m["key"] for m in json.loads(state.store.read(state.IN_FLIGHT))] == [key]
+    assert [(m["key"], m["in_flight"]) for m in json.loads(state.store.read(state.OPEN))] == [(key, True)]
 
     # The next apply did not fix it: the re-check confirms it and the run fails.
     lake = FakeLake()
@@ -193,17 +206,22 @@ def test_in_flight_mismatches_are_rechecked_and_only_confirmed_ones_fail(sides, 
     assert [c.mode for c in second.checks] == ["recheck", "changed"]
     assert [(m.key, m.in_flight) for m in second.checks[0].mismatches] == [(key, False)]
     assert (second.status, second.exit_code) == (DISCREPANCIES, 1)
-    assert json.loads(state.store.read(state.IN_FLIGHT)) == []
+    # Confirmed, it stays open: re-checked first by every later run until it agrees.
+    assert [(m["key"], m["in_flight"]) for m in json.loads(state.store.read(state.OPEN))] == [(key, False)]
 
-    # A mismatch that the next apply does fix disappears on re-check.
-    run(FakeLake(pending_keys={key}, latest_keys=[key]))
+    # A change for the key that has landed does not make it in flight again: still red.
+    waiting = run(FakeLake(pending_keys={key}, latest_keys=[key]))
+    assert {(c.mode, c.status) for c in waiting.checks} == {("recheck", DISCREPANCIES), ("changed", DISCREPANCIES)}
+    # The apply fixes it: the re-check finds both sides agree, says so, and drops it.
     table.source._client.ledger.clients.replace_one(
         {"_id": source.documents("clients", [key])[key]["_id"]}, source.documents("clients", [key])[key]
     )
     third = run(FakeLake())
     assert third.checks[0].mode == "recheck" and third.checks[0].mismatches == []
+    assert [r["key"] for r in third.checks[0].details["resolved"]] == [key]
     assert third.status == RECONCILED
     assert state.latest()["status"] == RECONCILED
+    assert json.loads(state.store.read(state.OPEN)) == []
 
 
 def test_a_live_source_confirms_a_new_difference_only_on_its_recheck(sides, tmp_path: Path) -> None:
@@ -225,3 +243,215 @@ def test_a_live_source_confirms_a_new_difference_only_on_its_recheck(sides, tmp_
         ("changed", RECONCILED),
         ("counts", DISCREPANCIES),
     ]
+
+
+def fix_in_table(source: SourceSide, table: SourceSide, collection: str, key: str) -> None:
+    """Make the table hold what the source holds for ``key``, whatever the difference."""
+    wanted = source.documents(collection, [key]).get(key)
+    held = table.documents(collection, [key]).get(key)
+    documents = table.source._client.ledger[collection]
+    if wanted is None:
+        documents.delete_one({"_id": held["_id"]})
+    else:
+        documents.replace_one({"_id": wanted["_id"]}, wanted, upsert=True)
+
+
+def test_a_difference_one_sample_found_stays_red_until_the_lake_agrees(sides, tmp_path: Path) -> None:
+    source, table, _ = sides
+    differing = {m.key for m in check_full("clients", source, table).mismatches}
+    every_key = [*source.keys("clients"), *table.keys("clients")]
+    drawn = {seed: set(sample_keys("clients", every_key, 400, seed)) & differing for seed in range(200)}
+    finds = next(seed for seed, found in drawn.items() if found)
+    misses = next(seed for seed, found in drawn.items() if not found)
+    state = StateFiles(tmp_path / "reconcile")
+
+    def run(seed: int):
+        options = Options(modes=("sample",), collections=("clients",), sample_size=400, seed=seed)
+        result = reconcile(source, table, FakeLake(), options, state, Progress.silent(), "mongomock")
+        state.save(result)
+        return result
+
+    first = run(finds)
+    assert first.status == DISCREPANCIES and {m.key for m in first.checks[0].mismatches} == drawn[finds]
+
+    # Another sample misses them; the re-check of the open differences does not.
+    second = run(misses)
+    assert [(c.mode, c.status) for c in second.checks] == [("recheck", DISCREPANCIES), ("sample", RECONCILED)]
+    assert (second.status, second.exit_code) == (DISCREPANCIES, 1)
+    opened = json.loads(state.store.read(state.OPEN))
+    assert {d["key"] for d in opened} == drawn[finds]
+    assert {(d["first_seen"], d["rechecks"], d["in_flight"]) for d in opened} == {
+        (first.started_at.isoformat(), 1, False)
+    }
+    assert {d["key"] for d in state.latest()["open_differences"]} == drawn[finds]
+
+    for key in drawn[finds]:
+        fix_in_table(source, table, "clients", key)
+    third = run(misses)
+    assert third.checks[0].mode == "recheck" and third.checks[0].mismatches == []
+    assert {r["key"] for r in third.checks[0].details["resolved"]} == drawn[finds]
+    assert (third.status, third.exit_code) == (RECONCILED, 0)
+    assert json.loads(state.store.read(state.OPEN)) == []
+
+
+def test_open_differences_of_a_collection_not_checked_are_carried_as_they_were(sides, tmp_path: Path) -> None:
+    source, table, _ = sides
+    state = StateFiles(tmp_path / "reconcile")
+    first = reconcile(
+        source, table, FakeLake(), Options(modes=("full",), collections=("clients",)), state, Progress.silent(), "m"
+    )
+    state.save(first)
+    found = {m.key for m in first.checks[0].mismatches}
+    assert found and first.status == DISCREPANCIES
+
+    options = Options(modes=("counts",), collections=("journal_entries",))
+    second = reconcile(source, table, FakeLake(), options, state, Progress.silent(), "m")
+    state.save(second)
+    assert [(c.mode, c.collection, c.status) for c in second.checks] == [
+        ("counts", "journal_entries", RECONCILED),
+        ("carried", "clients", DISCREPANCIES),
+    ]
+    assert {m.key for m in second.checks[1].mismatches} == found and second.exit_code == 1
+    assert [d.to_json() for d in second.open_differences] == [d.to_json() for d in first.open_differences]
+
+
+class DictSide(Side):
+    """A side holding a few documents, and keys it holds twice (a broken merge)."""
+
+    def __init__(self, documents: dict[str, dict], doubled: tuple[str, ...] = ()) -> None:
+        self.held, self.doubled, self.asked = documents, list(doubled), []
+
+    def documents(self, collection: str, keys) -> dict[str, dict]:
+        keys = list(keys)
+        self.asked.append(keys)
+        return {key: self.held[key] for key in keys if key in self.held}
+
+    def duplicate_keys(self, collection: str) -> list[str]:
+        return self.doubled
+
+    def count(self, collection):
+        raise NotImplementedError
+
+    def checksums(self, segments):
+        raise NotImplementedError
+
+    def digests(self, segment):
+        raise NotImplementedError
+
+    def split_points(self, segment, parts):
+        raise NotImplementedError
+
+    def keys(self, collection):
+        raise NotImplementedError
+
+
+def opened(key: str, kind: str = DIFFERS, in_flight: bool = False, rechecks: int = 0) -> OpenDifference:
+    return OpenDifference(Mismatch("c", key, kind, in_flight), "2026-11-01T00:00:00+00:00", None, rechecks)
+
+
+def test_a_recheck_keeps_what_still_differs_and_names_what_is_resolved() -> None:
+    same, other = {"v": 1}, {"v": 2}
+    source = DictSide({k: {"_id": k, **same} for k in "abcdef"})
+    table = DictSide(
+        {"a": {"_id": "a", **other}, "b": {"_id": "b", **other}, "c": {"_id": "c", **other}}
+        | {k: {"_id": k, **same} for k in "def"},
+        doubled=("e",),
+    )
+    earlier = [
+        opened("a"),  # confirmed, a change for it landed: still confirmed until it agrees
+        opened("b", in_flight=True),  # in flight, its change still pending: in flight
+        opened("c", in_flight=True),  # in flight, nothing pending any more: confirmed
+        opened("d"),  # agrees now: resolved
+        opened("e", DUPLICATE_IN_TABLE),  # still held twice
+        opened("f", DUPLICATE_IN_TABLE),  # held once again, and agrees: resolved
+        opened("a", in_flight=True),  # listed twice (an older state): confirmed wins
+    ]
+    check = recheck("c", earlier, source, table, FakeLake(pending_keys={"a", "b"}))
+    assert source.asked == [list("abcdef")]  # one fetch, every key once
+    assert [(m.key, m.kind, m.in_flight) for m in check.mismatches] == [
+        ("a", DIFFERS, False),
+        ("b", DIFFERS, True),
+        ("c", DIFFERS, False),
+        ("e", DUPLICATE_IN_TABLE, False),
+    ]
+    assert [(r["key"], r["kind"]) for r in check.details["resolved"]] == [("d", DIFFERS), ("f", DUPLICATE_IN_TABLE)]
+    assert (check.mode, check.compared, check.status) == ("recheck", 6, DISCREPANCIES)
+
+    # What stays open: first seen kept, one more re-check; a new key starts its history;
+    # another check confirming an in-flight key confirms it.
+    later = CheckResult("sample", "c", mismatches=[Mismatch("c", "b", DIFFERS), Mismatch("c", "g", EXTRA_IN_TABLE)])
+    after = {d.key: d for d in still_open(earlier, [check, later], "2026-11-30T00:00:00+00:00")}
+    assert sorted(after) == ["a", "b", "c", "e", "g"]
+    assert (after["b"].mismatch.in_flight, after["b"].first_seen, after["b"].rechecks) == (
+        False,
+        "2026-11-01T00:00:00+00:00",
+        1,
+    )
+    assert (after["g"].first_seen, after["g"].last_checked, after["g"].rechecks) == (
+        "2026-11-30T00:00:00+00:00",
+        "2026-11-30T00:00:00+00:00",
+        0,
+    )
+
+
+def test_the_in_flight_list_of_older_versions_is_read_as_open_differences(tmp_path: Path) -> None:
+    state = StateFiles(tmp_path)
+    state.store.write(state.IN_FLIGHT, json.dumps([asdict(Mismatch("c", "k", DIFFERS, True))]))
+    assert state.load_open() == [OpenDifference(Mismatch("c", "k", DIFFERS, True), None, None)]
+    state.store.write(state.OPEN, "[]")  # once there is an open list, the old one is not read
+    assert state.load_open() == []
+
+
+@pytest.mark.parametrize("command", ["reconcile", "checks"])
+@pytest.mark.parametrize("mode", ["", " ", ",", " , "])
+def test_no_mode_selected_is_a_usage_error(command: str, mode: str, capsys, monkeypatch, tmp_path: Path) -> None:
+    from cdclake.cli import main
+
+    monkeypatch.setenv("CDCLAKE_DATA_DIR", str(tmp_path))  # nothing there: the mode is refused first
+    assert main([command, "--quiet", "--mode", mode]) == 2
+    error = capsys.readouterr().err
+    assert "no reconciliation mode selected: choose one or more of counts, changed, sample, full, or all" in error
+    assert not (tmp_path / "reconcile").exists()
+
+
+@pytest.mark.parametrize("modes", [(), ("",), ("counts", "everything")])
+def test_options_built_in_code_refuse_an_empty_or_unknown_mode(modes: tuple[str, ...]) -> None:
+    with pytest.raises(UsageError, match="mode"):
+        Options(modes=modes)
+    assert parse_modes(None) == parse_modes(["all"]) == ("counts", "changed", "sample", "full")
+    assert parse_modes(["sample, counts", "sample"]) == ("sample", "counts")
+
+
+def test_an_amount_booked_as_1000_50_differs_from_1000_5(sides) -> None:
+    # The fixture books the credit limit as 1000.50 in MongoDB and 1000.5 in the lake.
+    source, table, expected = sides
+    (key,) = [key for (name, key), (_, fields) in expected.items() if fields == ("credit_limit",)]
+    assert str(source.documents("clients", [key])[key]["credit_limit"]) == "1000.50"
+    assert str(table.documents("clients", [key])[key]["credit_limit"]) == "1000.5"
+    result = check_changed("clients", source, table, FakeLake(latest_keys=[key]), since=None)
+    (mismatch,) = result.mismatches
+    (field,) = mismatch.fields
+    assert (mismatch.key, mismatch.kind, field.path) == (key, DIFFERS, "credit_limit")
+    assert (field.source, field.table) == ('{"$numberDecimal": "1000.50"}', '{"$numberDecimal": "1000.5"}')
+
+
+def test_integer_ids_are_keys_by_value_in_every_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # int32 and int64 _ids (docs/key-identity.md): 7 stored as NumberLong(7) on one side is
+    # the same key; a string "9" is not the integer 9.
+    source, table = mongomock.MongoClient(), mongomock.MongoClient()
+    docs = [{"_id": index, "name": f"client {index}"} for index in range(1, 300)] + [{"_id": Int64(2**40), "x": 1}]
+    source.ledger.clients.insert_many([dict(d) for d in docs])
+    table.ledger.clients.insert_many([{**d, "_id": Int64(7)} if d["_id"] == 7 else dict(d) for d in docs])
+    table.ledger.clients.delete_one({"_id": 8})
+    table.ledger.clients.insert_one({"_id": "9", "name": "client 9"})
+    table.ledger.clients.update_one({"_id": Int64(2**40)}, {"$set": {"x": 2}})
+    expected = {
+        ("clients", "8"): (MISSING_IN_TABLE, ()),
+        ("clients", '"9"'): (EXTRA_IN_TABLE, ()),
+        ("clients", str(2**40)): (DIFFERS, ("x",)),
+    }
+    source_side, table_side = mongo_side(source, monkeypatch), mongo_side(table, monkeypatch)
+    assert found([check_full("clients", source_side, table_side, Bisection(factor=4, leaf_size=8))]) == expected
+    assert found([check_sample("clients", source_side, table_side, size=1_000, seed=1)]) == expected
+    changed = FakeLake(latest_keys=["7", "8", '"9"', str(2**40)])
+    assert found([check_changed("clients", source_side, table_side, changed, since=None)]) == expected

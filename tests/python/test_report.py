@@ -17,7 +17,7 @@ import pytest
 from cdclake.quality.result import ExpectationOutcome, QualityResult, SuiteOutcome
 from cdclake.reconcile.result import CheckResult, FieldDifference, Mismatch, RunResult
 from cdclake.redaction import REDACTED, Redactor
-from cdclake.report.lake_facts import DbtTest, LakeFacts
+from cdclake.report.lake_facts import DbtTest, LakeFacts, QuarantinedFile
 from cdclake.report.publish import make_report
 from cdclake.storage import LocalStore
 
@@ -120,7 +120,8 @@ def test_history_json_and_junit_describe_every_run(three_runs) -> None:
         "Great Expectations.invoices/Great Expectations",
         "reconciliation.invoices/Checksum (every document)",
     ]
-    assert sum(int(s.get("tests")) for s in junit.iter("testsuite")) == 4 * 6
+    # Per collection: four modes, earlier differences, quarantine, dbt tests, expectations.
+    assert sum(int(s.get("tests")) for s in junit.iter("testsuite")) == 4 * 8
 
 
 def test_redactor_covers_nested_values_and_follows_the_setting(monkeypatch) -> None:
@@ -250,3 +251,135 @@ def test_a_mode_left_for_the_nightly_run_is_no_reason_for_amber_but_a_missing_ch
     assert {k.status for c in report.collections for k in c.checks if k.name.startswith("Checksum")} == {"not run"}
     unvalidated = make_report(hourly, None, facts(1), store, run_id="unvalidated").report
     assert unvalidated.status == "amber" and "not checked this run: Great Expectations" in unvalidated.reason
+
+
+TRUNCATED = QuarantinedFile(
+    "s3://landing/dms/ledger/invoices/2026/11/30/20261130-081500123.parquet", True, 0,
+    ("not a Parquet file (or truncated): no rows could be read",), START.isoformat(),
+)  # fmt: skip
+BAD_ROWS = QuarantinedFile(
+    "s3://landing/dms/ledger/invoices/2026/11/30/20261130-090000456.parquet", False, 3,
+    ('missing _id: the key column is null or empty', 'unknown Op "X"'), START.isoformat(),
+)  # fmt: skip
+
+
+def test_any_quarantine_keeps_the_report_amber_and_names_the_files(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    held = facts(10)
+    held.quarantine = {"invoices": [TRUNCATED, BAD_ROWS]}
+    held.events_quarantined["invoices"], held.files_quarantined = 3, {"invoices": 1}
+    published = make_report(reconciliation(0, 0), quality(failing=False), held, store, run_id="held")
+    report = published.report
+    assert report.status == "amber"
+    assert report.reason == (
+        "landed changes held in quarantine, so missing from the lake: invoices: 1 landing file(s) that could not be "
+        "read at all (20261130-081500123.parquet) and 3 row(s) that could not be applied "
+        "(from 20261130-090000456.parquet)."
+    )
+    assert [c.status for c in report.collections] == ["green", "green", "amber", "green"]
+    (quarantine,) = [k for k in report.collections[2].checks if k.name == "Quarantine"]
+    assert quarantine.status == "amber"
+    assert quarantine.summary == "1 whole file(s) and 3 row(s) held back, not in the lake"
+
+    invoices = json.loads((store.folder / "runs/held/report.json").read_text())["collections"][2]
+    assert (invoices["events_quarantined"], invoices["files_quarantined"]) == (3, 1)
+    assert {k: v for k, v in invoices["quarantined"].items() if k != "files"} == {"rows": 3, "whole_files": 1}
+    assert [(f["name"], f["whole_file"], f["rows"]) for f in invoices["quarantined"]["files"]] == [
+        ("20261130-081500123.parquet", True, 0),
+        ("20261130-090000456.parquet", False, 3),
+    ]
+    page = Path(published.html).read_text()
+    assert TRUNCATED.path in page and "quarantined: 3 row(s), 1 whole file(s)" in page
+    assert "missing _id: the key column is null or empty; unknown Op &#34;X&#34;" in page  # the reasons
+    junit = ET.parse(store.folder / "latest/junit.xml").getroot()
+    (case,) = [c for c in junit.iter("testcase") if c.get("classname") == "quarantine.invoices"]
+    assert case.find("failure") is None and TRUNCATED.path in case.find("system-out").text
+
+    # Nothing resolves a quarantine yet: the next report, with no new input quarantined, is amber still.
+    later = facts(10)
+    later.quarantine = {"invoices": [TRUNCATED]}
+    again = make_report(reconciliation(0, 0), quality(failing=False), later, store, run_id="later").report
+    assert again.status == "amber" and "20261130-081500123.parquet" in again.reason
+    # Red stays red, and says both.
+    red = make_report(reconciliation(1, 0), quality(failing=False), held, store, run_id="red").report
+    assert red.status == "red" and "1 confirmed difference(s)" in red.reason and "quarantine" in red.reason
+
+
+def rechecked(result: dict, still: list[str], resolved: list[str], in_flight: bool = False) -> dict:
+    """``result`` with an invoices re-check of open differences in front of its checks."""
+    check = CheckResult("recheck", "invoices", compared=len(still) + len(resolved))
+    check.mismatches = [Mismatch("invoices", key, "missing_in_table", in_flight=in_flight) for key in still]
+    check.details = {"open_before": check.compared, "resolved": [
+        {"key": key, "kind": "differs", "first_seen": START.isoformat()} for key in resolved
+    ]}  # fmt: skip
+    return {
+        **result,
+        "status": "discrepancies" if still and not in_flight else result["status"],
+        "checks": [check.to_json(), *result["checks"]],
+        "open_differences": [
+            {**m, "first_seen": START.isoformat(), "last_checked": START.isoformat(), "rechecks": 2}
+            for m in check.to_json()["mismatches"]
+        ],
+    }
+
+
+def test_an_open_difference_of_an_earlier_run_stays_red_until_resolved(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    # This run's modes are all green (a sample that missed it); the re-check is not.
+    published = make_report(rechecked(reconciliation(0, 0), ["inv9"], []), quality(False), facts(1), store, "open")
+    report = published.report
+    assert report.status == "red" and report.reason.startswith("1 confirmed difference(s) between MongoDB and the lake")
+    invoices = report.collections[2]
+    (earlier,) = [k for k in invoices.checks if k.name == "Earlier differences"]
+    assert (earlier.status, earlier.summary) == ("red", "1 re-checked · 0 resolved · 1 still differ")
+    assert [(m["key"], m["first_seen"]) for m in invoices.confirmed] == [("inv9", START.isoformat())]
+    assert "2026-11-30 08:00 UTC" in Path(published.html).read_text()  # first seen
+
+    settled = make_report(rechecked(reconciliation(0, 0), [], ["inv9"]), quality(False), facts(1), store, "ok")
+    assert settled.report.status == "green"
+    assert settled.report.collections[2].resolved == [
+        {"key": "inv9", "kind": "differs", "first_seen": START.isoformat()}
+    ]
+    assert "Resolved: earlier differences" in Path(settled.html).read_text()
+    others = {k.summary for c in settled.report.collections[:2] for k in c.checks if k.name == "Earlier differences"}
+    assert others == {"none open"}
+
+
+def test_each_check_shows_the_status_its_result_gives(tmp_path: Path) -> None:
+    result = reconciliation(0, 0)
+    counts = next(c for c in result["checks"] if c["mode"] == "counts" and c["collection"] == "clients")
+    counts.update(source_count=1001, status="in_flight", count_in_flight=True)
+    report = make_report(result, quality(False), facts(1), LocalStore(tmp_path), run_id="r").report
+    assert report.status == "amber"
+    assert report.collections[0].checks[0].status == "amber"
+
+
+def test_a_collection_this_run_did_not_check_keeps_its_open_differences(tmp_path: Path) -> None:
+    result = reconciliation(0, 0)
+    result["checks"] = [c for c in result["checks"] if c["collection"] != "invoices"]
+    carried = CheckResult("carried", "invoices", mismatches=[Mismatch("invoices", "inv9", "differs")])
+    result["checks"].append(carried.to_json())
+    report = make_report(result, quality(False), facts(1), LocalStore(tmp_path), run_id="r").report
+    invoices = report.collections[2]
+    assert (report.status, invoices.status, [m["key"] for m in invoices.confirmed]) == ("red", "red", ["inv9"])
+    (earlier,) = [k for k in invoices.checks if k.name == "Earlier differences"]
+    assert earlier.summary == "1 still open from earlier runs, not re-checked (collection not checked)"
+
+
+def test_a_dbt_test_at_warn_level_makes_the_report_amber_and_says_which(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    uncast = facts(1)  # a typed column of the invoices mart could not hold a value (no_uncast_values)
+    uncast.dbt_tests.append(DbtTest("no_uncast_values_invoices_uncast_fields", "invoices", "warn", 1, None, "t"))
+    report = make_report(reconciliation(0, 0), quality(False), uncast, store, run_id="uncast").report
+    assert report.status == "amber"
+    assert [c.status for c in report.collections] == ["green", "green", "amber", "green"]
+    (dbt,) = [k for k in report.collections[2].checks if k.name == "dbt tests"]
+    assert (dbt.status, dbt.summary) == ("amber", "1 of 2 passed · 1 warned")
+    assert report.reason == "dbt tests at warn level (invoices)."  # not an empty reason
+
+    drift = facts(1)  # schema drift: a test of no one collection's model
+    drift.dbt_tests.append(DbtTest("assert_no_schema_drift", "schema_drift", "warn", 3, None, "t"))
+    report = make_report(reconciliation(0, 0), quality(False), drift, store, run_id="drift").report
+    assert report.status == "amber" and {c.status for c in report.collections} == {"green"}
+    assert report.reason == "pipeline dbt tests: 0 of 1 passed · 1 warned."
+    assert [(k.name, k.status) for k in report.pipeline_checks] == [("dbt tests", "amber")]
