@@ -11,11 +11,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .canonical import document_hash
+from .canonical import NoCanonicalForm, document_hash
 from .keys import key_json
 from .progress import Progress
 from .segments import Checksum, DigestIndex, Segment
 from .sources import DocumentSource, SourceDocument
+
+
+def source_document_hash(collection: str, document: dict[str, Any]) -> bytes:
+    """The digest of a source document; one with no canonical form is refused naming its
+    collection, key and field."""
+    try:
+        return document_hash(document)
+    except NoCanonicalForm as error:
+        key = key_json(document.get("_id"))
+        raise NoCanonicalForm(error.path, f"{error.reason} (collection {collection}, key {key})") from error
 
 
 class Side(ABC):
@@ -77,7 +87,9 @@ class SourceSide(Side):
             documents = self.progress.iterate(
                 self._counted(self.source.documents(collection)), f"hashing source {collection}"
             )
-            self._indexes[collection] = DigestIndex((key_json(doc["_id"]), document_hash(doc)) for doc in documents)
+            self._indexes[collection] = DigestIndex(
+                (key_json(doc["_id"]), source_document_hash(collection, doc)) for doc in documents
+            )
         return self._indexes[collection]
 
     def count(self, collection: str) -> int:

@@ -172,7 +172,7 @@ class MongoSource(DocumentSource):
 
     def _collection(self, name: str):
         return self._client[self.settings.database].get_collection(
-            name, read_preference=self.settings.read_preference_object()
+            name, read_preference=self.settings.read_preference_object(), codec_options=BSON_OPTIONS
         )
 
     def _find(self, collection: str, query: dict[str, Any], **options: Any):

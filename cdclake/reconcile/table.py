@@ -12,13 +12,12 @@ from functools import reduce
 from typing import Any
 
 import pandas as pd
-from bson import json_util
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .canonical import JSON_OPTIONS, document_hash
+from .canonical import NoCanonicalForm, document_hash, parse_extended_json
 from .keys import restore_id
 from .segments import EMPTY, Checksum, Segment, digest_halves, evenly_spaced, halves_digest
 from .sides import Side
@@ -29,12 +28,22 @@ _SPLIT_SAMPLE = 20_000
 
 def parse_table_document(key: str, text: str) -> dict[str, Any]:
     """A ``document`` value as the source holds it (``_id`` restored if DMS left it out)."""
-    return restore_id(json_util.loads(text, json_options=JSON_OPTIONS), key)
+    return restore_id(parse_extended_json(text), key)
+
+
+def table_document_hash(key: str, text: str) -> bytes:
+    """The digest of a table document. One with no canonical form (docs/canonical-form.md)
+    gets a digest no document can have, so it shows as a difference instead of stopping
+    the job; the comparison of that document then names the field."""
+    try:
+        return document_hash(parse_table_document(key, text))
+    except NoCanonicalForm as error:
+        return b"\xff" + f"no canonical form at {error.path}".encode()[:15].ljust(15, b"\x00")
 
 
 @F.pandas_udf(T.StructType([T.StructField("high", T.LongType()), T.StructField("low", T.LongType())]))
 def document_digest(keys: pd.Series, documents: pd.Series) -> pd.DataFrame:
-    halves = [digest_halves(document_hash(parse_table_document(k, d))) for k, d in zip(keys, documents, strict=True)]
+    halves = [digest_halves(table_document_hash(k, d)) for k, d in zip(keys, documents, strict=True)]
     return pd.DataFrame(halves, columns=["high", "low"], dtype="int64")
 
 
