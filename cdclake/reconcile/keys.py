@@ -138,7 +138,7 @@ def _json_string(value: str) -> str:
     return '"' + _NEEDS_ESCAPE.sub(lambda match: _ESCAPES[match.group()], value) + '"'
 
 
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _surrogates(match: re.Match[str]) -> str:
