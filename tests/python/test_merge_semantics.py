@@ -113,3 +113,13 @@ def test_full_refresh_rebuilds_the_same_state(crafted: Dataset, spark) -> None:
     assert state(spark, "crafted") == before
     # Every currently landed file is recorded once after a rebuild.
     assert spark.sql("select count(*) from crafted.dms_applied_files").first()[0] == 4
+
+
+def test_a_table_keyed_by_text_is_rebuilt_with_typed_keys(crafted: Dataset, spark) -> None:
+    # A table built before keys were typed has no dms_key_text and DMS's text as _id.
+    before = state(spark, "crafted")
+    spark.sql("alter table crafted.current_invoices drop column dms_key_text")
+    spark.sql("update crafted.current_invoices set _id = get_json_object(_id, '$.$oid')")
+    crafted.dbt("run", "--select", "current_invoices")
+    assert state(spark, "crafted") == before
+    assert "dms_key_text" in spark.table("crafted.current_invoices").columns
