@@ -53,6 +53,8 @@ class LakeFacts:
     lag_seconds: dict[str, float | None] = field(default_factory=dict)
     dbt_tests: list[DbtTest] = field(default_factory=list)
     files_quarantined: dict[str, int] = field(default_factory=dict)
+    # Landed rows no apply accounted for (neither applied, superseded nor quarantined), every run.
+    unaccounted: dict[str, int] = field(default_factory=dict)
     quarantine: dict[str, list[QuarantinedFile]] = field(default_factory=dict)
 
 
@@ -71,6 +73,12 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> Lake
             facts.events_applied[row["collection"]] = int(row["applied"] or 0)
             facts.events_quarantined[row["collection"]] = int(row["quarantined"] or 0)
             facts.files_quarantined[row["collection"]] = int(row["files_quarantined"] or 0)
+        for row in spark.sql(
+            f"select regexp_extract(target_table, 'current_(\\\\w+)$', 1) as collection, "
+            f"sum(rows_landed - rows_applied - rows_superseded - rows_quarantined) as unaccounted "
+            f"from {schema}.dms_apply_log group by 1"
+        ).collect():
+            facts.unaccounted[row["collection"]] = int(row["unaccounted"] or 0)
         newest = max((row["through"] for row in rows if row["through"]), default=None)
         facts.through = newest.isoformat() if newest else since
     if spark.catalog.tableExists(f"{schema}.dms_applied_files"):

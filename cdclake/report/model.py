@@ -28,6 +28,7 @@ RECONCILE_MODES = {
 }
 EARLIER = "Earlier differences"  # the reconciliation's re-check of open differences
 QUARANTINE = "Quarantine"
+ACCOUNTING = "Every landed row accounted for"
 NOT_RUN = "not run"
 _SCHEDULED = {*RECONCILE_MODES.values(), EARLIER}  # may be left out of a run on purpose
 _NAMES_SHOWN = 3
@@ -168,6 +169,7 @@ def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_co
         report.checks.append(_reconcile_check(mode, checks_by_mode.get(mode)))
     report.checks.append(_earlier_check(checks_by_mode))
     report.checks.append(_quarantine_check(quarantined))
+    report.checks.append(_accounting_check(facts.unaccounted.get(name, 0)))
     dbt_tests = [t for t in facts.dbt_tests if _collection_of(t.model, table_collections) == name]
     report.checks.append(_dbt_check(dbt_tests))
     report.dbt_failures = [asdict(t) for t in dbt_tests if t.status not in ("pass", "success")]
@@ -257,6 +259,19 @@ def _quarantine_check(files: list[QuarantinedFile]) -> Check:
     return Check(QUARANTINE, AMBER, f"{_quarantine_counts(files)} held back, not in the lake")
 
 
+def _accounting_check(unaccounted: int) -> Check:
+    """Landed = applied + superseded + quarantined, each counted by the apply on its own
+    (macros/cdc/accounting.sql): a row in none of them was lost."""
+    if unaccounted == 0:
+        return Check(ACCOUNTING, GREEN, "landed = applied + superseded + quarantined")
+    return Check(
+        ACCOUNTING,
+        RED,
+        f"{abs(unaccounted)} landed row(s) {'missing from' if unaccounted > 0 else 'counted twice in'} the "
+        "apply's accounting (dms_apply_log): rebuild the table with --full-refresh once the cause is fixed",
+    )
+
+
 def _quarantine_counts(files: list[QuarantinedFile]) -> str:
     whole = sum(1 for f in files if f.whole_file)
     rows = sum(f.rows for f in files)
@@ -344,6 +359,9 @@ def _overall(
     if confirmed:
         total = sum(len(c.confirmed) for c in confirmed)
         reasons.append(f"{total} confirmed difference(s) between MongoDB and the lake ({_names(confirmed)})")
+    unbalanced = [c for c in collections if any(k.name == ACCOUNTING and k.status == RED for k in c.checks)]
+    if unbalanced:
+        reasons.append(f"landed rows the apply did not account for ({_names(unbalanced)})")
     failing_dbt = [c for c in collections if any(t["status"] in ("fail", "error") for t in c.dbt_failures)]
     if failing_dbt:
         reasons.append(f"dbt tests failing ({_names(failing_dbt)})")

@@ -120,8 +120,8 @@ def test_history_json_and_junit_describe_every_run(three_runs) -> None:
         "Great Expectations.invoices/Great Expectations",
         "reconciliation.invoices/Checksum (every document)",
     ]
-    # Per collection: four modes, earlier differences, quarantine, dbt tests, expectations.
-    assert sum(int(s.get("tests")) for s in junit.iter("testsuite")) == 4 * 8
+    # Per collection: four modes, earlier differences, quarantine, accounting, dbt tests, expectations.
+    assert sum(int(s.get("tests")) for s in junit.iter("testsuite")) == 4 * 9
 
 
 def test_redactor_covers_nested_values_and_follows_the_setting(monkeypatch) -> None:
@@ -383,3 +383,14 @@ def test_a_dbt_test_at_warn_level_makes_the_report_amber_and_says_which(tmp_path
     assert report.status == "amber" and {c.status for c in report.collections} == {"green"}
     assert report.reason == "pipeline dbt tests: 0 of 1 passed · 1 warned."
     assert [(k.name, k.status) for k in report.pipeline_checks] == [("dbt tests", "amber")]
+
+
+def test_an_apply_that_did_not_account_for_every_row_turns_the_report_red(tmp_path: Path) -> None:
+    lost = facts(10)
+    lost.unaccounted = {"clients": 0, "engagements": 0, "invoices": 2, "journal_entries": 0}
+    report = make_report(reconciliation(0, 0), quality(failing=False), lost, LocalStore(tmp_path), run_id="r").report
+    assert report.status == "red"
+    assert report.reason == "landed rows the apply did not account for (invoices)."
+    (check,) = [k for k in report.collections[2].checks if k.name == "Every landed row accounted for"]
+    assert check.status == "red" and check.summary.startswith("2 landed row(s) missing from the apply's accounting")
+    assert [c.status for c in report.collections] == ["green", "green", "red", "green"]
