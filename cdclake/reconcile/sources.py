@@ -163,6 +163,8 @@ class MongoSource(DocumentSource):
             uri,
             readPreference=settings.read_preference,
             maxStalenessSeconds=settings.max_staleness_seconds,
+            # Decode as the snapshot is decoded (canonical.BSON_OPTIONS): dates beyond datetime's range too.
+            datetime_conversion="DATETIME_AUTO",
             **settings.extra_client_options,
         )
         self._sleep = time.sleep
@@ -172,7 +174,7 @@ class MongoSource(DocumentSource):
 
     def _collection(self, name: str):
         return self._client[self.settings.database].get_collection(
-            name, read_preference=self.settings.read_preference_object(), codec_options=BSON_OPTIONS
+            name, read_preference=self.settings.read_preference_object()
         )
 
     def _find(self, collection: str, query: dict[str, Any], **options: Any):
