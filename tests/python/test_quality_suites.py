@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from cdclake.quality.suites import SUITES_DIR, SuiteFileError, load_suites
-from cdclake.quality.validate import validate_frames
+from cdclake.quality.validate import _columns, validate_frames
 from cdclake.redaction import REDACTED
 from cdclake.settings import PROJECT_DIR
 
@@ -52,33 +52,65 @@ SOUND = {
     ],
 }  # fmt: skip
 
-# (table, change to row 0, the one expectation that must fail: type, columns)
+# (table, change to row 0, the one expectation that must fail: type, columns). SHRUNK instead
+# of a change: the table is as sound, but the previous run counted twice its rows.
+SHRUNK = None
+ROW_COUNT = ("expect_table_row_count_to_be_between", ())
 BREAKAGES = [
+    ("clients", SHRUNK, ROW_COUNT),
     ("clients", {"client_id": "c1"}, ("expect_column_values_to_be_unique", ("client_id",))),
-    ("clients", {"email": "billing-at-client"}, ("expect_column_values_to_match_regex", ("email",))),
+    ("clients", {"client_name": None}, ("expect_column_values_to_not_be_null", ("client_name",))),
     ("clients", {"tax_id": None}, ("expect_column_values_to_not_be_null", ("tax_id",))),
+    ("clients", {"tax_id": "de123"}, ("expect_column_values_to_match_regex", ("tax_id",))),
+    ("clients", {"email": "billing-at-client"}, ("expect_column_values_to_match_regex", ("email",))),
     ("clients", {"status": "deleted"}, ("expect_column_values_to_be_in_set", ("status",))),
     ("clients", {"credit_limit": D("-5.00")}, ("expect_column_values_to_be_between", ("credit_limit",))),
-    ("clients", {"credit_limit": D("10.005")}, ("expect_column_values_to_match_regex", ("credit_limit",))),
     ("clients", {"founded_on": T("1700-01-01")}, ("expect_column_values_to_be_between", ("founded_on",))),
-    ("engagements", {"end_date": T("2023-12-31")}, ("expect_column_pair_values_a_to_be_greater_than_b", ("end_date", "start_date"))),
+    ("clients", {"created_at": T("1999-12-31")}, ("expect_column_values_to_be_between", ("created_at",))),
+    ("engagements", SHRUNK, ROW_COUNT),
+    ("engagements", {"engagement_id": "e1"}, ("expect_column_values_to_be_unique", ("engagement_id",))),
+    ("engagements", {"client_id": None}, ("expect_column_values_to_not_be_null", ("client_id",))),
+    ("engagements", {"engagement_code": None}, ("expect_column_values_to_not_be_null", ("engagement_code",))),
     ("engagements", {"engagement_type": "consulting"}, ("expect_column_values_to_be_in_set", ("engagement_type",))),
+    ("engagements", {"status": "cancelled"}, ("expect_column_values_to_be_in_set", ("status",))),
     ("engagements", {"hourly_rate": D("0.00")}, ("expect_column_values_to_be_between", ("hourly_rate",))),
-    ("invoices", {"line_items_amount": D("125.49")}, ("expect_column_pair_values_to_be_equal", ("total_amount", "line_items_amount"))),
-    ("invoices", {"paid_at": None}, ("expect_column_values_to_not_be_null", ("paid_at",))),
-    ("invoices", {"due_at": T("2025-01-09")}, ("expect_column_pair_values_a_to_be_greater_than_b", ("due_at", "issued_at"))),
-    ("invoices", {"currency": "euro"}, ("expect_column_values_to_match_regex", ("currency",))),
+    ("engagements", {"budget_hours": 0}, ("expect_column_values_to_be_between", ("budget_hours",))),
+    ("engagements", {"start_date": T("1999-12-31")}, ("expect_column_values_to_be_between", ("start_date",))),
+    ("engagements", {"end_date": T("2023-12-31")}, ("expect_column_pair_values_a_to_be_greater_than_b", ("end_date", "start_date"))),
+    ("invoices", SHRUNK, ROW_COUNT),
+    ("invoices", {"invoice_id": "i1"}, ("expect_column_values_to_be_unique", ("invoice_id",))),
     ("invoices", {"invoice_number": "INV-1"}, ("expect_column_values_to_be_unique", ("invoice_number",))),
+    ("invoices", {"client_id": None}, ("expect_column_values_to_not_be_null", ("client_id",))),
+    ("invoices", {"status": "overdue"}, ("expect_column_values_to_be_in_set", ("status",))),
+    ("invoices", {"currency": "euro"}, ("expect_column_values_to_match_regex", ("currency",))),
+    ("invoices", {"total_amount": None, "line_items_amount": None}, ("expect_column_values_to_not_be_null", ("total_amount",))),
+    ("invoices", {"total_amount": D("-1.00"), "line_items_amount": D("-1.00")}, ("expect_column_values_to_be_between", ("total_amount",))),
+    ("invoices", {"line_items_amount": D("125.49")}, ("expect_column_pair_values_to_be_equal", ("total_amount", "line_items_amount"))),
     ("invoices", {"issued_at": T("2199-01-01"), "due_at": None, "paid_at": None, "status": "issued"}, ("expect_column_values_to_be_between", ("issued_at",))),
+    ("invoices", {"due_at": T("2025-01-09")}, ("expect_column_pair_values_a_to_be_greater_than_b", ("due_at", "issued_at"))),
+    ("invoices", {"paid_at": T("2025-01-09")}, ("expect_column_pair_values_a_to_be_greater_than_b", ("paid_at", "issued_at"))),
+    ("invoices", {"paid_at": None}, ("expect_column_values_to_not_be_null", ("paid_at",))),
+    ("invoice_line_items", SHRUNK, ROW_COUNT),
+    ("invoice_line_items", {"invoice_line_id": "i1-1"}, ("expect_column_values_to_be_unique", ("invoice_line_id",))),
     ("invoice_line_items", {"quantity": D("0.0000")}, ("expect_column_values_to_be_between", ("quantity",))),
+    ("invoice_line_items", {"unit_price": D("-0.01")}, ("expect_column_values_to_be_between", ("unit_price",))),
+    ("invoice_line_items", {"line_amount": None}, ("expect_column_values_to_not_be_null", ("line_amount",))),
+    ("invoice_line_items", {"line_amount": D("-25.00")}, ("expect_column_values_to_be_between", ("line_amount",))),
     ("invoice_line_items", {"tax_rate": 1.5}, ("expect_column_values_to_be_between", ("tax_rate",))),
-    ("invoice_line_items", {"line_amount": D("25.001")}, ("expect_column_values_to_match_regex", ("line_amount",))),
-    ("journal_entries", {"credit_total": D("99.98")}, ("expect_column_pair_values_to_be_equal", ("debit_total", "credit_total"))),
+    ("journal_entries", SHRUNK, ROW_COUNT),
+    ("journal_entries", {"journal_entry_id": "JE-1"}, ("expect_column_values_to_be_unique", ("journal_entry_id",))),
+    ("journal_entries", {"entry_no": 10_000_000_001}, ("expect_column_values_to_be_unique", ("entry_no",))),
+    ("journal_entries", {"posted_at": None}, ("expect_column_values_to_not_be_null", ("posted_at",))),
+    ("journal_entries", {"posted_at": T("1999-12-31")}, ("expect_column_values_to_be_between", ("posted_at",))),
     ("journal_entries", {"accounting_period": "2025-13"}, ("expect_column_values_to_match_regex", ("accounting_period",))),
     ("journal_entries", {"line_count": 1}, ("expect_column_values_to_be_between", ("line_count",))),
-    ("journal_entries", {"entry_no": 10_000_000_001}, ("expect_column_values_to_be_unique", ("entry_no",))),
+    ("journal_entries", {"credit_total": D("99.98")}, ("expect_column_pair_values_to_be_equal", ("debit_total", "credit_total"))),
+    ("journal_entry_lines", SHRUNK, ROW_COUNT),
+    ("journal_entry_lines", {"journal_entry_line_id": "JE-1-1"}, ("expect_column_values_to_be_unique", ("journal_entry_line_id",))),
     ("journal_entry_lines", {"account_code": "12A0"}, ("expect_column_values_to_match_regex", ("account_code",))),
     ("journal_entry_lines", {"debit_amount": None}, ("expect_column_values_to_not_be_null", ("debit_amount",))),
+    ("journal_entry_lines", {"debit_amount": D("-99.99")}, ("expect_column_values_to_be_between", ("debit_amount",))),
+    ("journal_entry_lines", {"credit_amount": None}, ("expect_column_values_to_not_be_null", ("credit_amount",))),
     ("journal_entry_lines", {"credit_amount": D("-1.00")}, ("expect_column_values_to_be_between", ("credit_amount",))),
 ]  # fmt: skip
 
@@ -113,13 +145,31 @@ def test_sound_tables_pass_every_suite(context):
     assert all(e.error is None for s in result.suites for e in s.expectations)
 
 
-@pytest.mark.parametrize(("table", "change", "expected"), BREAKAGES, ids=lambda v: v if isinstance(v, str) else None)
+def test_every_expectation_has_a_breakage_case():
+    # A new expectation without a breakage below fails here, and so does a breakage of an
+    # expectation that no longer exists; one expectation is one (table, type, columns).
+    ids = [(s.table, e["type"], _columns(e["kwargs"])) for s in load_suites() for e in s.definition["expectations"]]
+    assert len(ids) == len(set(ids)), "two expectations of one table share a type and columns"
+    broken = [(table, *expected) for table, _, expected in BREAKAGES]
+    assert len(broken) == len(set(broken)), "two breakage cases for one expectation"
+    assert set(broken) == set(ids)
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "expected"),
+    BREAKAGES,
+    ids=[f"{table}-{expected[0].removeprefix('expect_')}-{'-'.join(expected[1])}" for table, _, expected in BREAKAGES],
+)
 def test_each_breakage_fails_exactly_its_expectation(context, table, change, expected):
     suites = [s for s in load_suites() if s.table == table]
-    result = validate_frames(frames(change, table), "pandas", context=context, suites=suites)
+    previous = {table: 2 * len(SOUND[table])} if change is SHRUNK else None
+    result = validate_frames(frames(change, table), "pandas", context=context, suites=suites, previous_rows=previous)
     assert failures(result, table) == {expected}
-    failed = result.suites[0].failed[0]
-    assert failed.rows_failed == 1 or expected[0] == "expect_column_values_to_be_unique"
+    (failed,) = result.suites[0].failed
+    if expected == ROW_COUNT:
+        assert failed.observed == str(len(SOUND[table]))
+        return
+    assert failed.rows_failed == (2 if expected[0] == "expect_column_values_to_be_unique" else 1)
     key = result.suites[0].key
     assert failed.examples and all(key in example for example in failed.examples)
 
