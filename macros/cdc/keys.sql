@@ -180,12 +180,27 @@
     from landed
   ),
 
-  keyed as (
+  key_parts as (
+    -- Spark inlines document_id_token (a parse of the whole document) into every place
+    -- the key rules read it; a lambda binds it once per row instead.
     select
       tokens.*,
-      {{ ejson_key('document_id_kind', 'document_id_token') }} as typed_id,
-      {{ dms_text_of_key('document_id_kind', 'document_id_token') }} as document_id_dms_text
+      transform(
+        array(named_struct('kind', document_id_kind, 'token', document_id_token)),
+        id -> named_struct(
+          'typed_id', {{ ejson_key('id.kind', 'id.token') }},
+          'dms_text', {{ dms_text_of_key('id.kind', 'id.token') }}
+        )
+      )[0] as id_parts
     from tokens
+  ),
+
+  keyed as (
+    select
+      key_parts.*,
+      id_parts.typed_id as typed_id,
+      id_parts.dms_text as document_id_dms_text
+    from key_parts
   ),
 
   texts_to_resolve as (
@@ -222,10 +237,20 @@
     group by key_text
   )
 
+  -- Rows with a typed key need nothing more; only the others (few: deletes without a
+  -- document) meet the resolution, so the batch and its documents are never joined.
   select
     keyed.*,
+    keyed.typed_id as document_id,
+    cast(null as string) as key_problem
+  from keyed
+  where keyed.document_id_kind is not null
+
+  union all
+
+  select /*+ BROADCAST(keys_by_text) */
+    keyed.*,
     case
-      when keyed.document_id_kind is not null then keyed.typed_id
       when keys_by_text.known = 1 then keys_by_text.any_id
       when keys_by_text.live = 1 then keys_by_text.live_id
       when keys_by_text.known is null and keyed.document_key rlike '^[0-9a-fA-F]{24}$'
@@ -233,12 +258,13 @@
       when keys_by_text.known is null then {{ json_string('keyed.document_key') }}
     end as document_id,
     case
-      when keyed.document_id_kind is null and keys_by_text.known > 1 and keys_by_text.live <> 1
+      when keys_by_text.known > 1 and keys_by_text.live <> 1
         then concat(
           'ambiguous key text "', keyed.document_key, '": the document carries no _id and ',
           cast(keys_by_text.known as string), ' keys share that text (', keys_by_text.examples, ')'
         )
     end as key_problem
   from keyed
-  left join keys_by_text on keyed.document_id_kind is null and keyed.document_key = keys_by_text.key_text
+  left join keys_by_text on keyed.document_key = keys_by_text.key_text
+  where keyed.document_id_kind is null
 {%- endmacro %}
