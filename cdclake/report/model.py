@@ -212,8 +212,7 @@ def _reconcile_check(mode: str, check: dict[str, Any] | None) -> Check:
     label = RECONCILE_MODES[mode]
     if check is None:
         return Check(label, NOT_RUN, "not scheduled in this run")
-    confirmed = sum(1 for m in check["mismatches"] if not m["in_flight"])
-    in_flight = len(check["mismatches"]) - confirmed
+    confirmed, in_flight = _difference_counts(check)
     if mode == "counts":
         text = f"MongoDB {check['source_count']:,} · lake {check['table_count']:,}"
     elif mode == "full":
@@ -225,6 +224,12 @@ def _reconcile_check(mode: str, check: dict[str, Any] | None) -> Check:
     if in_flight:
         text += f" · {in_flight} in flight"
     return Check(label, _status_of(check["status"]), text)
+
+
+def _difference_counts(check: dict[str, Any]) -> tuple[int, int]:
+    """A reconciliation check's differences: (confirmed, in flight)."""
+    confirmed = sum(1 for m in check["mismatches"] if not m["in_flight"])
+    return confirmed, len(check["mismatches"]) - confirmed
 
 
 def _earlier_check(checks_by_mode: dict[str, dict[str, Any]]) -> Check:
@@ -242,8 +247,7 @@ def _earlier_check(checks_by_mode: dict[str, dict[str, Any]]) -> Check:
         if not checks_by_mode:
             return Check(EARLIER, NOT_RUN, "not reconciled in this run")
         return Check(EARLIER, GREEN, "none open")
-    confirmed = sum(1 for m in check["mismatches"] if not m["in_flight"])
-    in_flight = len(check["mismatches"]) - confirmed
+    confirmed, in_flight = _difference_counts(check)
     text = f"{check['compared']} re-checked · {len(check['details'].get('resolved', []))} resolved"
     if confirmed:
         text += f" · {confirmed} still differ"
