@@ -87,6 +87,7 @@
       {{ log(model.name ~ ": recorded " ~ (files | length) ~ " file(s) as applied", info=true) }}
     {% endif %}
     {% do cdc_log_apply(source_node, files, target_relation, compiled_code) %}
+    {% do cdc_release_staged_rows(source_node) %}
   {% endif %}
 
   {{ run_hooks(post_hooks) }}

@@ -161,13 +161,31 @@
   end
 {%- endmacro %}
 
-{% macro dms_keyed_rows_sql(landed_sql, target_relation) -%}
-  {#- The landed rows with their typed key (`document_id`). A row whose document carries no
-      `_id` (a delete DMS landed with the key text only, or `_doc` written without `_id`)
-      takes the one key that text stands for among the keys already known (the table's,
-      `target_relation`, and this batch's), a live one first; with none known, an
-      ObjectId when the text is 24 hex digits, else the string. When several keys share
-      the text, `key_problem` says so and the row is quarantined. -#}
+{% macro ejson_id_token(json) -%}
+  {#- Spark's text of the top-level `_id` of `json` (what get_json_object gives). DMS writes
+      MongoDB's documents, whose `_id` comes first; the common keys (an ObjectId, a string
+      without escapes, an integer) are read from the document's start, which saves parsing
+      the whole document a second time (it is parsed once, to check it is JSON). -#}
+  transform(
+    array(regexp_extract(
+      {{ json }},
+      '^\\s*\\{\\s*"_id"\\s*:\\s*(\\{\\s*"\\$oid"\\s*:\\s*"[0-9a-fA-F]{24}"\\s*\\}|"[^"\\\\]*"|0|-?[1-9][0-9]{0,17})\\s*[,}]',
+      1
+    )),
+    leading -> case
+      when leading = '' then get_json_object({{ json }}, '$._id')
+      when left(leading, 1) = '"' then substr(leading, 2, length(leading) - 2)
+      when left(leading, 1) = '{' then concat('{"$oid":"', regexp_extract(leading, '[0-9a-fA-F]{24}', 0), '"}')
+      else leading
+    end
+  )[0]
+{%- endmacro %}
+
+{% macro dms_typed_rows_sql(landed_sql) -%}
+  {#- The landed rows with what their own document says: the `_id`'s kind, Spark text,
+      typed key (`typed_id`, null when the document has no `_id` or it cannot be a key) and
+      the text DMS would write for it; `document_is_json` says the document parses. Each
+      document is read here once; the apply caches this relation (cdc_stage_new_files). -#}
   with landed as (
     {{ landed_sql }}
   ),
@@ -175,14 +193,15 @@
   tokens as (
     select
       landed.*,
-      get_json_object(document_json, '$._id') as document_id_token,
-      case when document_json is not null then {{ ejson_id_kind('document_json') }} end as document_id_kind
+      {{ ejson_id_token('document_json') }} as document_id_token,
+      case when document_json is not null then {{ ejson_id_kind('document_json') }} end as document_id_kind,
+      json_object_keys(document_json) is not null as document_is_json
     from landed
   ),
 
   key_parts as (
-    -- Spark inlines document_id_token (a parse of the whole document) into every place
-    -- the key rules read it; a lambda binds it once per row instead.
+    -- Spark inlines document_id_token into every place the key rules read it; a lambda
+    -- binds it once per row instead.
     select
       tokens.*,
       transform(
@@ -193,14 +212,33 @@
         )
       )[0] as id_parts
     from tokens
-  ),
+  )
 
-  keyed as (
-    select
-      key_parts.*,
-      id_parts.typed_id as typed_id,
-      id_parts.dms_text as document_id_dms_text
-    from key_parts
+  select
+    key_parts.*,
+    id_parts.typed_id as typed_id,
+    id_parts.dms_text as document_id_dms_text
+  from key_parts
+{%- endmacro %}
+
+{% macro dms_keyed_rows_sql(typed_relation, target_relation, resolve_key_texts) -%}
+  {#- The rows of `typed_relation` (dms_typed_rows_sql) with their key, `document_id`. A
+      row whose document carries no `_id` (a delete DMS landed with the key text only, or
+      `_doc` written without `_id`) takes the one key that text stands for among the keys
+      already known (the table's, `target_relation`, and this batch's), a live one first;
+      with none known, an ObjectId when the text is 24 hex digits, else the string. When
+      several keys share the text, `key_problem` says so and the row is quarantined.
+      `resolve_key_texts` is false when the caller found no such row: then nothing is
+      joined at all. -#}
+  {%- if not resolve_key_texts %}
+  select
+    typed.*,
+    typed.typed_id as document_id,
+    cast(null as string) as key_problem
+  from {{ typed_relation }} as typed
+  {%- else %}
+  with keyed as (
+    select * from {{ typed_relation }}
   ),
 
   texts_to_resolve as (
@@ -214,6 +252,7 @@
     from keyed
     where
       typed_id is not null
+      and document_is_json
       and document_key in (select key_text from texts_to_resolve)
       -- a row whose key column disagrees with its document names no key by that text
       and coalesce(document_id_dms_text = if(document_id_kind = 'object', lower(document_key), document_key), true)
@@ -267,4 +306,5 @@
   from keyed
   left join keys_by_text on keyed.document_key = keys_by_text.key_text
   where keyed.document_id_kind is null
+  {%- endif %}
 {%- endmacro %}

@@ -211,17 +211,32 @@
 {% macro cdc_stage_new_files(source_node, files, key_relation=none) %}
   {#- Check the readable new `files` row by row and quarantine what cannot be applied
       (and the unreadable files); then expose the rest as the source relation, with DMS's
-      columns renamed to the contract of _ledger__sources.yml. The checks run once: the
-      source relation leaves out the rows just quarantined instead of checking again. -#}
+      columns renamed to the contract of _ledger__sources.yml. Each document is parsed
+      once: the typed rows are cached for the run (cdc_release_staged_rows frees them),
+      and the checks, the quarantine, the merge and the accounting all read the cache. -#}
   {%- set readable = files | selectattr('problem', 'none') | list -%}
-  {%- set landed_sql = dms_keyed_rows_sql(dms_landed_rows_sql(source_node, readable), key_relation) if readable else none -%}
+  {%- set cache = cdc_typed_rows_cache(source_node) -%}
+  {% do cdc_release_staged_rows(source_node) %}
+  {%- if readable -%}
+    {% call statement('cdc_cache_typed_rows') -%}
+      cache table {{ cache }} as
+      {{ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) }}
+    {%- endcall %}
+    {%- set keyless = run_query(
+        'select count(*) from ' ~ cache ~ ' where document_id_kind is null and document_key is not null'
+      ).rows[0][0] -%}
+    {%- set checked_sql -%}
+      select *, {{ dms_row_problem() }} as quarantine_reason
+      from ({{ dms_keyed_rows_sql(cache, key_relation, keyless > 0) }}) as keyed
+    {%- endset -%}
+  {%- endif %}
   {% call statement('cdc_quarantine') -%}
     insert into {{ cdc_bookkeeping_relation('dms_quarantine') }}
     {%- if readable %}
     select
       {{ sql_string(source_node.unique_id) }}, source_path, source_row, quarantine_reason,
       op, document_key, commit_ts_text, document_json, current_timestamp(), '{{ invocation_id }}'
-    from (select *, {{ dms_row_problem() }} as quarantine_reason from ({{ landed_sql }}) as landed) as checked
+    from ({{ checked_sql }}) as checked
     where quarantine_reason is not null
     {%- else %}
     select
@@ -241,17 +256,9 @@
   {% call statement('cdc_stage_new_changes') -%}
     create or replace global temporary view {{ sql_identifier(source_node.identifier) }} as
     {% if readable %}
-    select landed.*
-    from ({{ landed_sql }}) as landed
-    left anti join (
-      select file_path as source_path, source_row
-      from {{ cdc_bookkeeping_relation('dms_quarantine') }}
-      where
-        source_name = {{ sql_string(source_node.unique_id) }}
-        and invocation_id = '{{ invocation_id }}'
-        and source_row is not null
-    ) as quarantined
-      on landed.source_path = quarantined.source_path and landed.source_row = quarantined.source_row
+    select op, commit_ts_text, document_key, document_id, document_json, source_path, source_file, source_row, is_full_load
+    from ({{ checked_sql }}) as checked
+    where quarantine_reason is null
     {% else %}
     select
       cast(null as string) as op,
@@ -266,6 +273,19 @@
     where false
     {% endif %}
   {%- endcall %}
+{% endmacro %}
+
+{% macro cdc_typed_rows_cache(source_node) -%}
+  {#- A plain name: CACHE TABLE re-parses its name, so a quoted one would not do. -#}
+  cdc_typed_rows_{{ local_md5(source_node.unique_id) }}
+{%- endmacro %}
+
+{% macro cdc_release_staged_rows(source_node) %}
+  {#- Frees the cache of cdc_stage_new_files: after the apply, or left over by a run that
+      failed in this session. -#}
+  {%- set cache = cdc_typed_rows_cache(source_node) -%}
+  {% do run_query('uncache table if exists ' ~ cache) %}
+  {% do run_query('drop view if exists ' ~ cache) %}
 {% endmacro %}
 
 {% macro dms_landed_rows_sql(source_node, readable) -%}
@@ -295,9 +315,9 @@
 
 {% macro dms_row_problem() -%}
   {#- Why a landed row cannot be applied, or null. The first problem found is given.
-      Needs the key columns of dms_keyed_rows_sql. -#}
+      Needs the columns of dms_keyed_rows_sql. -#}
   case
-    when document_json is not null and json_object_keys(document_json) is null
+    when document_json is not null and not document_is_json
       then 'document is not valid JSON (Extended JSON object expected)'
     when document_key is null and document_id_kind is null
       then 'missing _id: the key column is null and the document has no _id'

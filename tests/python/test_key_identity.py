@@ -86,7 +86,7 @@ def _as_mongodb_stores_it(key):
 
 # -- the SQL side, compiled from the project's own macros -------------------------------
 
-KEY_SQL = "select doc, {{ ejson_key(ejson_id_kind('doc'), \"get_json_object(doc, '$._id')\") }} as key from keyed_docs"
+KEY_SQL = "select doc, {{ ejson_key(ejson_id_kind('doc'), ejson_id_token('doc')) }} as key from keyed_docs"
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +116,8 @@ def _documents(key, modes=JSON_MODES) -> dict[str, str]:
     for name, options in modes.items():
         try:
             texts[name] = json_util.dumps({"_id": key, "n": 1}, json_options=options)
+            # _id first is read from the document's start, elsewhere by parsing it
+            texts[f"{name}, _id last"] = json_util.dumps({"n": 1, "_id": key}, json_options=options)
         except (ValueError, OverflowError):  # legacy JSON cannot write every date
             continue
     return texts
@@ -201,6 +203,12 @@ def test_the_sql_agrees_on_the_table_of_cases(sql_key, values) -> None:
         ('{"_id": {"$numberDouble": "7.0"}}', "7"),
         ('{"_id": {"$numberDecimal": "7.00"}}', "7"),
         ('{"n": 1, "_id": "7"}', '"7"'),  # _id not first: the slower kind test
+        ('{ "_id" : { "$oid" : "5F0000000000000000000001" } , "n": 1}', '{"$oid":"5f0000000000000000000001"}'),
+        ('{"_id": "a\\"b", "n": 1}', '"a\\"b"'),  # an escape: read by parsing, not from the start
+        ('{"_id": "caf\\u00e9"}', '"café"'),
+        ('{"_id": -0}', "0"),
+        ('{"_id": 12345678901234567890}', '{"$numberDouble":"0x1.56a95319d63e1p63"}'),
+        ('{"_id": 123456789012345678}', "123456789012345678"),
         ('{"_id": ""}', '""'),
         ('{"_id": {"$uuid": "00000000-0000-0000-0000-000000000001"}}', key_json(uuid.UUID(int=1))),
         ('{"_id": {"$binary": "AAAAAAAAAAAAAAAAAAAAAQ==", "$type": "4"}}', key_json(uuid.UUID(int=1))),
