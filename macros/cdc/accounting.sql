@@ -11,37 +11,56 @@
                 written by an earlier run: a replay, or a late older event)
     applied     rows that are now the table's row of their key, written by this run
 
+  The batch side is counted from the rows the checks kept (cdc_checked_rows, without
+  their documents), not from the relation the merge read.
+
   A batch whose numbers do not balance is recorded as they are (so the report shows the
   difference) and fails the run, naming the numbers.
 -#}
 
-{% macro cdc_log_apply(source_node, files, target_relation, latest_changes_sql) %}
-  {%- set staged = 'global_temp.' ~ sql_identifier(source_node.identifier) -%}
+{% macro cdc_log_apply(source_node, files, target_relation) %}
+  {%- set checked = cdc_run_relation(source_node, 'checked_rows') -%}
   {%- set quarantine = cdc_bookkeeping_relation('dms_quarantine') -%}
-  {%- set query -%}
-    with latest as (
-      {{ latest_changes_sql }}
+  {%- set outcome_ctes -%}
+    with valid as (
+      select * from {{ checked }} where quarantine_reason is null
+    ),
+
+    -- the latest position of each key in the batch, by cdc_event_position's order
+    latest as (
+      select _id, max({{ cdc_event_position('changes') }}) as position
+      from ({{ dms_changes('valid') }}) as changes
+      group by _id
+    ),
+
+    -- Iceberg skips every data file an earlier run wrote: these are few files to read
+    written as (
+      select _id, {{ cdc_event_position('current_row') }} as position
+      from {{ target_relation }} as current_row
+      where applied_by = '{{ invocation_id }}'
     ),
 
     outcome as (
       select
         latest._id,
-        current_row._id is not null
-        and current_row.applied_by = '{{ invocation_id }}'
-        and {{ cdc_event_position('current_row') }} = {{ cdc_event_position('latest') }} as is_applied,
-        current_row._id is not null
-        and current_row.applied_by <> '{{ invocation_id }}'
-        and {{ cdc_event_position('current_row') }} >= {{ cdc_event_position('latest') }} as lost_to_table
+        latest.position,
+        written.position is not null and written.position = latest.position as is_applied
       from latest
-      left join {{ target_relation }} as current_row on latest._id = current_row._id
+      left join written on latest._id = written._id
+    )
+  {%- endset -%}
+  {%- set query -%}
+    {{ outcome_ctes }},
+
+    batch as (
+      select count(*) as latest_rows, count_if(is_applied) as applied from outcome
     )
 
     select
-      (select count(*) from {{ staged }}) as valid_rows,
-      (select count(*) from latest) as latest_rows,
-      (select count_if(is_applied) from outcome) as applied,
-      (select count_if(lost_to_table) from outcome) as superseded_by_table,
-      (select count(*) from {{ target_relation }} where applied_by = '{{ invocation_id }}') as written,
+      (select count(*) from valid) as valid_rows,
+      batch.latest_rows,
+      batch.applied,
+      (select count(*) from written) as written,
       (
         select count(*) from {{ quarantine }}
         where
@@ -49,9 +68,29 @@
           and source_name = {{ sql_string(source_node.unique_id) }}
           and source_row is not null
       ) as quarantined
+    from batch
   {%- endset -%}
-  {%- set counted = run_query(query).rows[0] -%}
-  {%- set valid, latest, applied, superseded_by_table, written, quarantined = counted -%}
+  {%- set valid, latest, applied, written, quarantined = run_query(query).rows[0] -%}
+  {#- The latest rows not applied must have lost to a row an earlier run wrote at their
+      position or a newer one: only their keys meet the whole table, and only if any. -#}
+  {%- set superseded_by_table = 0 -%}
+  {%- if latest > applied -%}
+    {%- set lost_query -%}
+      {{ outcome_ctes }},
+
+      not_applied as (
+        select _id, position from outcome where not is_applied
+      )
+
+      select /*+ BROADCAST(not_applied) */ count(*)
+      from not_applied
+      inner join {{ target_relation }} as current_row on not_applied._id = current_row._id
+      where
+        current_row.applied_by <> '{{ invocation_id }}'
+        and {{ cdc_event_position('current_row') }} >= not_applied.position
+    {%- endset -%}
+    {%- set superseded_by_table = run_query(lost_query).rows[0][0] -%}
+  {%- endif -%}
   {%- set landed = files | sum(attribute='rows') -%}
   {%- set superseded = (valid - latest) + superseded_by_table -%}
   {%- set unaccounted = landed - applied - superseded - quarantined -%}

@@ -86,8 +86,8 @@
       {% do cdc_record_applied_files(source_node, files, target_relation) %}
       {{ log(model.name ~ ": recorded " ~ (files | length) ~ " file(s) as applied", info=true) }}
     {% endif %}
-    {% do cdc_log_apply(source_node, files, target_relation, compiled_code) %}
-    {% do cdc_release_staged_rows(source_node) %}
+    {% do cdc_log_apply(source_node, files, target_relation) %}
+    {% do cdc_release_run_relations(source_node) %}
   {% endif %}
 
   {{ run_hooks(post_hooks) }}

@@ -72,13 +72,14 @@
 
 {% macro ejson_double_key(value) -%}
   {#- An integral double in int64's range is that integer (1.0 is the key 1); any other
-      double is written exactly, as Java's hexadecimal form (NaN, Infinity as words):
-      a decimal rendering would depend on the JVM's shortest-digits algorithm. -#}
+      double is written exactly, as Java's hexadecimal form (NaN, Infinity as words; `%a`
+      is Double.toHexString, and unlike reflect() it lets Spark generate code): a decimal
+      rendering would depend on the JVM's shortest-digits algorithm. -#}
   case
     when {{ value }} is null then null
     when abs({{ value }}) < 9.223372036854775807E18 and {{ value }} = floor({{ value }})
       then cast(cast({{ value }} as bigint) as string)
-    else concat('{"$numberDouble":"', reflect('java.lang.Double', 'toHexString', {{ value }}), '"}')
+    else concat('{"$numberDouble":"', format_string('%a', {{ value }}), '"}')
   end
 {%- endmacro %}
 
@@ -161,64 +162,66 @@
   end
 {%- endmacro %}
 
-{% macro ejson_id_token(json) -%}
-  {#- Spark's text of the top-level `_id` of `json` (what get_json_object gives). DMS writes
-      MongoDB's documents, whose `_id` comes first; the common keys (an ObjectId, a string
-      without escapes, an integer) are read from the document's start, which saves parsing
-      the whole document a second time (it is parsed once, to check it is JSON). -#}
+{% macro ejson_id_parts(json) -%}
+  {#- The top-level `_id` of `json` as a struct: its JSON `kind`, Spark's text of it
+      (`token`, what get_json_object gives), its key (`typed_id`, null when it cannot be
+      a key) and the text DMS's key column holds for it (`dms_text`, where known).
+
+      DMS writes MongoDB's documents, whose `_id` comes first. The common keys (an
+      ObjectId, a string with nothing to escape, an integer) are read from the document's
+      start; any other `_id`, or one not first, by the general rules (ejson_key). Both
+      ways give the same key: tests/python/test_key_identity.py checks every type both
+      ways. The lambdas bind each value once per row (Spark would otherwise repeat the
+      work at every place a rule reads it). -#}
   transform(
     array(regexp_extract(
       {{ json }},
-      '^\\s*\\{\\s*"_id"\\s*:\\s*(\\{\\s*"\\$oid"\\s*:\\s*"[0-9a-fA-F]{24}"\\s*\\}|"[^"\\\\]*"|0|-?[1-9][0-9]{0,17})\\s*[,}]',
+      '^\\s*\\{\\s*"_id"\\s*:\\s*(\\{\\s*"\\$oid"\\s*:\\s*"[0-9a-fA-F]{24}"\\s*\\}|"[^"\\\\\\x00-\\x1f]*"|0|-?[1-9][0-9]{0,17})\\s*[,}]',
       1
     )),
     leading -> case
-      when leading = '' then get_json_object({{ json }}, '$._id')
-      when left(leading, 1) = '"' then substr(leading, 2, length(leading) - 2)
-      when left(leading, 1) = '{' then concat('{"$oid":"', regexp_extract(leading, '[0-9a-fA-F]{24}', 0), '"}')
-      else leading
+      when left(leading, 1) = '"' then named_struct(
+        'kind', 'string', 'token', substr(leading, 2, length(leading) - 2),
+        'typed_id', leading, 'dms_text', substr(leading, 2, length(leading) - 2)
+      )
+      when left(leading, 1) = '{' then transform(
+        array(regexp_extract(leading, '[0-9a-fA-F]{24}', 0)),
+        hex -> named_struct(
+          'kind', 'object', 'token', concat('{"$oid":"', hex, '"}'),
+          'typed_id', concat('{"$oid":"', lower(hex), '"}'), 'dms_text', lower(hex)
+        )
+      )[0]
+      when leading <> '' then named_struct('kind', 'number', 'token', leading, 'typed_id', leading, 'dms_text', leading)
+      else transform(
+        array(named_struct('kind', {{ ejson_id_kind(json) }}, 'token', get_json_object({{ json }}, '$._id'))),
+        id -> named_struct(
+          'kind', id.kind, 'token', id.token,
+          'typed_id', {{ ejson_key('id.kind', 'id.token') }},
+          'dms_text', {{ dms_text_of_key('id.kind', 'id.token') }}
+        )
+      )[0]
     end
   )[0]
 {%- endmacro %}
 
 {% macro dms_typed_rows_sql(landed_sql) -%}
-  {#- The landed rows with what their own document says: the `_id`'s kind, Spark text,
-      typed key (`typed_id`, null when the document has no `_id` or it cannot be a key) and
-      the text DMS would write for it; `document_is_json` says the document parses. Each
-      document is read here once; the apply caches this relation (cdc_stage_new_files). -#}
-  with landed as (
-    {{ landed_sql }}
-  ),
-
-  tokens as (
+  {#- The landed rows with what their own document says of its `_id` (ejson_id_parts:
+      `document_id_kind`, `document_id_token`, `typed_id`, `document_id_dms_text`, all null
+      when there is no document) and whether the document parses (`document_is_json`:
+      only the row checks ask, as it costs a parse of the whole document). -#}
+  select
+    parts.*,
+    id_parts.kind as document_id_kind,
+    id_parts.token as document_id_token,
+    id_parts.typed_id as typed_id,
+    id_parts.dms_text as document_id_dms_text,
+    json_object_keys(document_json) is not null as document_is_json
+  from (
     select
       landed.*,
-      {{ ejson_id_token('document_json') }} as document_id_token,
-      case when document_json is not null then {{ ejson_id_kind('document_json') }} end as document_id_kind,
-      json_object_keys(document_json) is not null as document_is_json
-    from landed
-  ),
-
-  key_parts as (
-    -- Spark inlines document_id_token into every place the key rules read it; a lambda
-    -- binds it once per row instead.
-    select
-      tokens.*,
-      transform(
-        array(named_struct('kind', document_id_kind, 'token', document_id_token)),
-        id -> named_struct(
-          'typed_id', {{ ejson_key('id.kind', 'id.token') }},
-          'dms_text', {{ dms_text_of_key('id.kind', 'id.token') }}
-        )
-      )[0] as id_parts
-    from tokens
-  )
-
-  select
-    key_parts.*,
-    id_parts.typed_id as typed_id,
-    id_parts.dms_text as document_id_dms_text
-  from key_parts
+      case when document_json is not null then {{ ejson_id_parts('document_json') }} end as id_parts
+    from ({{ landed_sql }}) as landed
+  ) as parts
 {%- endmacro %}
 
 {% macro dms_keyed_rows_sql(typed_relation, target_relation, resolve_key_texts) -%}

@@ -211,38 +211,58 @@
 {% macro cdc_stage_new_files(source_node, files, key_relation=none) %}
   {#- Check the readable new `files` row by row and quarantine what cannot be applied
       (and the unreadable files); then expose the rest as the source relation, with DMS's
-      columns renamed to the contract of _ledger__sources.yml. Each document is parsed
-      once: the typed rows are cached for the run (cdc_release_staged_rows frees them),
-      and the checks, the quarantine, the merge and the accounting all read the cache. -#}
+      columns renamed to the contract of _ledger__sources.yml.
+
+      Documents are read twice in all: once for the checks (which parse each document)
+      and once for the merge. The first read keeps what every later step needs of each
+      row, without its document, in a cache (cdc_checked_rows): the quarantine, the key
+      texts resolved for rows without an `_id`, and the apply's accounting read it, so
+      the merge reads the files once more, keyed from each document's start. -#}
   {%- set readable = files | selectattr('problem', 'none') | list -%}
-  {%- set cache = cdc_typed_rows_cache(source_node) -%}
-  {% do cdc_release_staged_rows(source_node) %}
+  {%- set row_keys = cdc_run_relation(source_node, 'row_keys') -%}
+  {%- set checked = cdc_run_relation(source_node, 'checked_rows') -%}
+  {% do cdc_release_run_relations(source_node) %}
   {%- if readable -%}
-    {% call statement('cdc_cache_typed_rows') -%}
-      cache table {{ cache }} as
-      {{ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) }}
+    {%- set typed_sql = '(' ~ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) ~ ')' -%}
+    {% call statement('cdc_cache_row_keys') -%}
+      cache table {{ row_keys }} as
+      {{ dms_row_keys_sql(typed_sql) }}
     {%- endcall %}
+    {#- Resolving key texts joins the batch with itself and the table: only when needed. -#}
     {%- set keyless = run_query(
-        'select count(*) from ' ~ cache ~ ' where document_id_kind is null and document_key is not null'
+        'select count(*) from ' ~ row_keys ~ ' where document_id_kind is null and document_key is not null'
       ).rows[0][0] -%}
-    {%- set checked_sql -%}
-      select *, {{ dms_row_problem() }} as quarantine_reason
-      from ({{ dms_keyed_rows_sql(cache, key_relation, keyless > 0) }}) as keyed
-    {%- endset -%}
+    {#- A row with its own `_id` had its problem found already (dms_row_keys_sql); only
+        the rows whose key was resolved from its text are checked again. -#}
+    {% call statement('cdc_check_rows') -%}
+      create or replace temporary view {{ checked }} as
+      select
+        *,
+        case when document_id_kind is null then {{ dms_row_problem() }} else pre_problem end as quarantine_reason
+      from ({{ dms_keyed_rows_sql(row_keys, key_relation, keyless > 0) }}) as keyed
+    {%- endcall %}
+  {%- else -%}
+    {% call statement('cdc_check_rows') -%}
+      create or replace temporary view {{ checked }} as
+      select
+        cast(null as string) as source_path, cast(null as bigint) as source_row, cast(null as string) as source_file,
+        cast(null as boolean) as is_full_load, cast(null as string) as op, cast(null as string) as commit_ts_text,
+        cast(null as string) as document_key, cast(null as string) as document_id, cast(null as string) as document_json,
+        cast(null as string) as quarantine_reason
+      where false
+    {%- endcall %}
   {%- endif %}
+  {#- An empty insert would still be a commit, which concurrent models contend for. -#}
+  {%- set rows_to_quarantine = run_query(
+      'select count(*) from ' ~ checked ~ ' where quarantine_reason is not null').rows[0][0] -%}
+  {% if rows_to_quarantine > 0 or files | selectattr('problem') | list %}
   {% call statement('cdc_quarantine') -%}
     insert into {{ cdc_bookkeeping_relation('dms_quarantine') }}
-    {%- if readable %}
     select
       {{ sql_string(source_node.unique_id) }}, source_path, source_row, quarantine_reason,
       op, document_key, commit_ts_text, document_json, current_timestamp(), '{{ invocation_id }}'
-    from ({{ checked_sql }}) as checked
+    from {{ checked }}
     where quarantine_reason is not null
-    {%- else %}
-    select
-      {{ sql_string(source_node.unique_id) }}, null, null, null, null, null, null, null, current_timestamp(), '{{ invocation_id }}'
-    where false
-    {%- endif %}
     {%- for file in files if file.problem %}
     union all
     select
@@ -250,15 +270,34 @@
       null, null, null, null, current_timestamp(), '{{ invocation_id }}'
     {%- endfor %}
   {%- endcall %}
+  {% endif %}
   {% for file in files if file.problem %}
     {{ log("QUARANTINED " ~ file.path ~ ": " ~ file.problem, info=true) }}
   {% endfor %}
   {% call statement('cdc_stage_new_changes') -%}
     create or replace global temporary view {{ sql_identifier(source_node.identifier) }} as
     {% if readable %}
-    select op, commit_ts_text, document_key, document_id, document_json, source_path, source_file, source_row, is_full_load
-    from ({{ checked_sql }}) as checked
-    where quarantine_reason is null
+    select {{ '/*+ BROADCAST(resolved) */' if keyless > 0 }}
+      landed.op, landed.commit_ts_text, landed.document_key,
+      {%- if keyless > 0 %}
+      if(landed.document_id_kind is null, resolved.document_id, landed.typed_id) as document_id,
+      {%- else %}
+      landed.typed_id as document_id,
+      {%- endif %}
+      landed.document_json, landed.source_path, landed.source_file, landed.source_row, landed.is_full_load
+    from {{ typed_sql }} as landed
+    {%- if keyless > 0 %}
+    left join (
+      select source_path, source_row, document_id
+      from {{ checked }}
+      where document_id_kind is null
+    ) as resolved
+      on landed.source_path = resolved.source_path and landed.source_row = resolved.source_row
+    {%- endif %}
+    left anti join (
+      select source_path, source_row from {{ checked }} where quarantine_reason is not null
+    ) as quarantined
+      on landed.source_path = quarantined.source_path and landed.source_row = quarantined.source_row
     {% else %}
     select
       cast(null as string) as op,
@@ -275,18 +314,44 @@
   {%- endcall %}
 {% endmacro %}
 
-{% macro cdc_typed_rows_cache(source_node) -%}
-  {#- A plain name: CACHE TABLE re-parses its name, so a quoted one would not do. -#}
-  cdc_typed_rows_{{ local_md5(source_node.unique_id) }}
+{% macro cdc_run_relation(source_node, what) -%}
+  {#- A session-local relation of one apply. A plain name: CACHE TABLE re-parses its
+      name, so a quoted one would not do. -#}
+  cdc_{{ what }}_{{ local_md5(source_node.unique_id) }}
 {%- endmacro %}
 
-{% macro cdc_release_staged_rows(source_node) %}
+{% macro cdc_release_run_relations(source_node) %}
   {#- Frees the cache of cdc_stage_new_files: after the apply, or left over by a run that
       failed in this session. -#}
-  {%- set cache = cdc_typed_rows_cache(source_node) -%}
-  {% do run_query('uncache table if exists ' ~ cache) %}
-  {% do run_query('drop view if exists ' ~ cache) %}
+  {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'checked_rows')) %}
+  {% do run_query('uncache table if exists ' ~ cdc_run_relation(source_node, 'row_keys')) %}
+  {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'row_keys')) %}
 {% endmacro %}
+
+{% macro dms_row_keys_sql(typed_sql) -%}
+  {#- What the checks, the quarantine and the accounting need of each typed row: all but
+      the document, which is kept only where the row may be quarantined (the raw values
+      go with it there), so that a large batch caches small; and the row's problem as far
+      as its own document tells (`pre_problem`: final unless its key is resolved from its
+      text). -#}
+  select
+    source_path, source_row, source_file, is_full_load, op, commit_ts_text, document_key,
+    document_id_kind, typed_id, document_id_dms_text, document_is_json, has_document,
+    if(typed_id is null, document_id_token, null) as document_id_token,
+    if(document_id_kind is null or pre_problem is not null, document_json, null) as document_json,
+    pre_problem
+  from (
+    select *, {{ dms_row_problem() }} as pre_problem
+    from (
+      select
+        typed.*,
+        typed.document_json is not null as has_document,
+        typed.typed_id as document_id,
+        cast(null as string) as key_problem
+      from {{ typed_sql }} as typed
+    ) as unresolved
+  ) as prechecked
+{%- endmacro %}
 
 {% macro dms_landed_rows_sql(source_node, readable) -%}
   {#- The rows of the readable files, DMS columns renamed. Schemas are merged over these
@@ -315,9 +380,9 @@
 
 {% macro dms_row_problem() -%}
   {#- Why a landed row cannot be applied, or null. The first problem found is given.
-      Needs the columns of dms_keyed_rows_sql. -#}
+      Needs the columns of dms_keyed_rows_sql over dms_row_keys_sql. -#}
   case
-    when document_json is not null and not document_is_json
+    when has_document and not document_is_json
       then 'document is not valid JSON (Extended JSON object expected)'
     when document_key is null and document_id_kind is null
       then 'missing _id: the key column is null and the document has no _id'
@@ -338,7 +403,7 @@
       then 'missing commit timestamp'
     when try_to_timestamp(commit_ts_text, 'yyyy-MM-dd HH:mm:ss.SSSSSS') is null
       then concat('commit timestamp does not parse as yyyy-MM-dd HH:mm:ss.SSSSSS: ', commit_ts_text)
-    when coalesce(op, 'I') <> 'D' and document_json is null
+    when coalesce(op, 'I') <> 'D' and not has_document
       then 'insert or update without a document (_doc is null or the file has no _doc column)'
     when document_key is not null
       and document_id_dms_text <> if(document_id_kind = 'object', lower(document_key), document_key)

@@ -86,7 +86,7 @@ def _as_mongodb_stores_it(key):
 
 # -- the SQL side, compiled from the project's own macros -------------------------------
 
-KEY_SQL = "select doc, {{ ejson_key(ejson_id_kind('doc'), ejson_id_token('doc')) }} as key from keyed_docs"
+KEY_SQL = "select doc, ({{ ejson_id_parts('doc') }}).typed_id as key from keyed_docs"
 
 
 @pytest.fixture(scope="module")
