@@ -215,9 +215,10 @@
 
       Documents are read twice in all: once for the checks (which parse each document)
       and once for the merge. The first read keeps what every later step needs of each
-      row, without its document, in a cache (cdc_checked_rows): the quarantine, the key
-      texts resolved for rows without an `_id`, and the apply's accounting read it, so
-      the merge reads the files once more, keyed from each document's start. -#}
+      row, without its document, in a cache (cdc_row_keys; cdc_checked_rows is the view
+      over it that adds each row's final problem): the quarantine, the key texts resolved
+      for rows without an `_id`, and the apply's accounting read it, so the merge reads
+      the files once more, keyed from each document's start. -#}
   {%- set readable = files | selectattr('problem', 'none') | list -%}
   {%- set row_keys = cdc_run_relation(source_node, 'row_keys') -%}
   {%- set checked = cdc_run_relation(source_node, 'checked_rows') -%}
