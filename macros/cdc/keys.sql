@@ -66,8 +66,9 @@
 {%- endmacro %}
 
 {% macro json_string(text) -%}
-  {#- A string as a JSON string literal, escaped as Spark's JSON writer escapes it. -#}
-  regexp_extract(to_json(array({{ text }})), '^\\[(.*)\\]$', 1)
+  {#- A string as a JSON string literal, escaped as Spark's JSON writer escapes it. `(?s)`:
+      Java's `.` stops at U+0085, U+2028 and U+2029, which the writer leaves unescaped. -#}
+  regexp_extract(to_json(array({{ text }})), '(?s)^\\[(.*)\\]$', 1)
 {%- endmacro %}
 
 {% macro ejson_double_key(value) -%}
