@@ -278,7 +278,11 @@
   {% call statement('cdc_stage_new_changes') -%}
     create or replace global temporary view {{ sql_identifier(source_node.identifier) }} as
     {% if readable %}
-    select {{ '/*+ BROADCAST(resolved) */' if keyless > 0 }}
+    {#- The batch is joined only with what it needs: the rows to leave out and the keys
+        resolved from texts, both broadcast while small (a sort-merge join would shuffle
+        every document of the batch to drop none of them). -#}
+    {%- set hints = (['resolved'] if keyless > 0 else []) + (['quarantined'] if 0 < rows_to_quarantine <= 200000 else []) %}
+    select {{ '/*+ BROADCAST(' ~ hints | join(', ') ~ ') */' if hints }}
       landed.op, landed.commit_ts_text, landed.document_key,
       {%- if keyless > 0 %}
       if(landed.document_id_kind is null, resolved.document_id, landed.typed_id) as document_id,
@@ -295,10 +299,12 @@
     ) as resolved
       on landed.source_path = resolved.source_path and landed.source_row = resolved.source_row
     {%- endif %}
+    {%- if rows_to_quarantine > 0 %}
     left anti join (
       select source_path, source_row from {{ checked }} where quarantine_reason is not null
     ) as quarantined
       on landed.source_path = quarantined.source_path and landed.source_row = quarantined.source_row
+    {%- endif %}
     {% else %}
     select
       cast(null as string) as op,
