@@ -225,22 +225,32 @@
   ) as parts
 {%- endmacro %}
 
-{% macro dms_keyed_rows_sql(typed_relation, target_relation, resolve_key_texts) -%}
-  {#- The rows of `typed_relation` (dms_typed_rows_sql) with their key, `document_id`. A
-      row whose document carries no `_id` (a delete DMS landed with the key text only, or
-      `_doc` written without `_id`) takes the one key that text stands for among the keys
-      already known (the table's, `target_relation`, and this batch's), a live one first;
-      with none known, an ObjectId when the text is 24 hex digits, else the string. When
-      several keys share the text, `key_problem` says so and the row is quarantined.
-      `resolve_key_texts` is false when the caller found no such row: then nothing is
-      joined at all. -#}
-  {%- if not resolve_key_texts %}
-  select
+{% macro dms_keyed_rows_sql(typed_relation, resolved_relation=none) -%}
+  {#- The rows of `typed_relation` (dms_typed_rows_sql) with their key, `document_id`, and
+      `key_problem`: a row whose document carries no `_id` takes the key resolved for it
+      in `resolved_relation` (dms_resolved_key_texts_sql), none when there is none. -#}
+  select {{ '/*+ BROADCAST(resolved) */' if resolved_relation is not none }}
     typed.*,
+    {%- if resolved_relation is none %}
     typed.typed_id as document_id,
     cast(null as string) as key_problem
   from {{ typed_relation }} as typed
-  {%- else %}
+    {%- else %}
+    if(typed.document_id_kind is null, resolved.document_id, typed.typed_id) as document_id,
+    resolved.key_problem
+  from {{ typed_relation }} as typed
+  left join {{ resolved_relation }} as resolved
+    on typed.source_path = resolved.source_path and typed.source_row = resolved.source_row
+    {%- endif %}
+{%- endmacro %}
+
+{% macro dms_resolved_key_texts_sql(typed_relation, target_relation) -%}
+  {#- The key of each row of `typed_relation` whose document carries no `_id` (a delete
+      DMS landed with the key text only, or `_doc` written without `_id`): the one key that
+      text stands for among the keys already known (the table's, `target_relation`, and
+      this batch's), a live one first; with none known, an ObjectId when the text is 24
+      hex digits, else the string. When several keys share the text, `key_problem` says
+      so and the row is quarantined. Only these rows meet the batch and the table. -#}
   with keyed as (
     select * from {{ typed_relation }}
   ),
@@ -280,19 +290,9 @@
     group by key_text
   )
 
-  -- Rows with a typed key need nothing more; only the others (few: deletes without a
-  -- document) meet the resolution, so the batch and its documents are never joined.
-  select
-    keyed.*,
-    keyed.typed_id as document_id,
-    cast(null as string) as key_problem
-  from keyed
-  where keyed.document_id_kind is not null
-
-  union all
-
   select /*+ BROADCAST(keys_by_text) */
-    keyed.*,
+    keyed.source_path,
+    keyed.source_row,
     case
       when keys_by_text.known = 1 then keys_by_text.any_id
       when keys_by_text.live = 1 then keys_by_text.live_id
@@ -310,5 +310,4 @@
   from keyed
   left join keys_by_text on keyed.document_key = keys_by_text.key_text
   where keyed.document_id_kind is null
-  {%- endif %}
 {%- endmacro %}

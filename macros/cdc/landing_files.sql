@@ -215,24 +215,33 @@
 
       Documents are read twice in all: once for the checks (which parse each document)
       and once for the merge. The first read keeps what every later step needs of each
-      row, without its document, in a cache (cdc_row_keys; cdc_checked_rows is the view
-      over it that adds each row's final problem): the quarantine, the key texts resolved
-      for rows without an `_id`, and the apply's accounting read it, so the merge reads
-      the files once more, keyed from each document's start. -#}
+      row, without its document, in a cache (cdc_row_keys; cdc_resolved_keys caches the
+      keys of rows without an `_id`; cdc_checked_rows is the view over both that adds each
+      row's final problem): the quarantine and the apply's accounting read them, so the
+      merge reads the files once more, keyed from each document's start. -#}
   {%- set readable = files | selectattr('problem', 'none') | list -%}
   {%- set row_keys = cdc_run_relation(source_node, 'row_keys') -%}
+  {%- set resolved = cdc_run_relation(source_node, 'resolved_keys') -%}
   {%- set checked = cdc_run_relation(source_node, 'checked_rows') -%}
   {% do cdc_release_run_relations(source_node) %}
+  {%- set keyless = 0 -%}
   {%- if readable -%}
     {%- set typed_sql = '(' ~ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) ~ ')' -%}
     {% call statement('cdc_cache_row_keys') -%}
       cache table {{ row_keys }} as
       {{ dms_row_keys_sql(typed_sql) }}
     {%- endcall %}
-    {#- Resolving key texts joins the batch with itself and the table: only when needed. -#}
+    {#- Resolving key texts joins the batch with itself and the table: only when needed,
+        and once (the quarantine, the merge and the accounting read the result). -#}
     {%- set keyless = run_query(
         'select count(*) from ' ~ row_keys ~ ' where document_id_kind is null and document_key is not null'
       ).rows[0][0] -%}
+    {% if keyless > 0 %}
+      {% call statement('cdc_resolve_key_texts') -%}
+        cache table {{ resolved }} as
+        {{ dms_resolved_key_texts_sql(row_keys, key_relation) }}
+      {%- endcall %}
+    {% endif %}
     {#- A row with its own `_id` had its problem found already (dms_row_keys_sql); only
         the rows whose key was resolved from its text are checked again. -#}
     {% call statement('cdc_check_rows') -%}
@@ -240,7 +249,7 @@
       select
         *,
         case when document_id_kind is null then {{ dms_row_problem() }} else pre_problem end as quarantine_reason
-      from ({{ dms_keyed_rows_sql(row_keys, key_relation, keyless > 0) }}) as keyed
+      from ({{ dms_keyed_rows_sql(row_keys, resolved if keyless > 0 else none) }}) as keyed
     {%- endcall %}
   {%- else -%}
     {% call statement('cdc_check_rows') -%}
@@ -292,11 +301,7 @@
       landed.document_json, landed.source_path, landed.source_file, landed.source_row, landed.is_full_load
     from {{ typed_sql }} as landed
     {%- if keyless > 0 %}
-    left join (
-      select source_path, source_row, document_id
-      from {{ checked }}
-      where document_id_kind is null
-    ) as resolved
+    left join {{ resolved }} as resolved
       on landed.source_path = resolved.source_path and landed.source_row = resolved.source_row
     {%- endif %}
     {%- if rows_to_quarantine > 0 %}
@@ -331,8 +336,10 @@
   {#- Frees the cache of cdc_stage_new_files: after the apply, or left over by a run that
       failed in this session. -#}
   {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'checked_rows')) %}
-  {% do run_query('uncache table if exists ' ~ cdc_run_relation(source_node, 'row_keys')) %}
-  {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'row_keys')) %}
+  {% for cached in ['resolved_keys', 'row_keys'] %}
+    {% do run_query('uncache table if exists ' ~ cdc_run_relation(source_node, cached)) %}
+    {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, cached)) %}
+  {% endfor %}
 {% endmacro %}
 
 {% macro dms_row_keys_sql(typed_sql) -%}
@@ -350,12 +357,8 @@
   from (
     select *, {{ dms_row_problem() }} as pre_problem
     from (
-      select
-        typed.*,
-        typed.document_json is not null as has_document,
-        typed.typed_id as document_id,
-        cast(null as string) as key_problem
-      from {{ typed_sql }} as typed
+      select *, document_json is not null as has_document
+      from ({{ dms_keyed_rows_sql(typed_sql) }}) as keyed
     ) as unresolved
   ) as prechecked
 {%- endmacro %}
