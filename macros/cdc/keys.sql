@@ -251,45 +251,12 @@
       this batch's), a live one first; with none known, an ObjectId when the text is 24
       hex digits, else the string. When several keys share the text, `key_problem` says
       so and the row is quarantined. Only these rows meet the batch and the table. -#}
-  with keyed as (
-    select * from {{ typed_relation }}
-  ),
-
-  texts_to_resolve as (
-    select distinct document_key as key_text
-    from keyed
+  {#- Subqueries, not CTEs: a CTE read twice gets new ids at each analysis, so a cache
+      of this query would never be found again (the checked view would resolve anew). -#}
+  {%- set texts_to_resolve -%}
+    select distinct document_key from {{ typed_relation }}
     where document_id_kind is null and document_key is not null
-  ),
-
-  known_keys as (
-    select document_key as key_text, typed_id as known_id, coalesce(op, 'I') <> 'D' as is_live
-    from keyed
-    where
-      typed_id is not null
-      and document_is_json
-      and document_key in (select key_text from texts_to_resolve)
-      -- a row whose key column disagrees with its document names no key by that text
-      and coalesce(document_id_dms_text = if(document_id_kind = 'object', lower(document_key), document_key), true)
-    {%- if target_relation is not none %}
-    union all
-    select dms_key_text, _id, not is_deleted
-    from {{ target_relation }}
-    where dms_key_text in (select key_text from texts_to_resolve)
-    {%- endif %}
-  ),
-
-  keys_by_text as (
-    select
-      key_text,
-      count(distinct known_id) as known,
-      count(distinct case when is_live then known_id end) as live,
-      min(known_id) as any_id,
-      min(case when is_live then known_id end) as live_id,
-      concat_ws(', ', slice(array_sort(collect_set(known_id)), 1, 5)) as examples
-    from known_keys
-    group by key_text
-  )
-
+  {%- endset %}
   select /*+ BROADCAST(keys_by_text) */
     keyed.source_path,
     keyed.source_row,
@@ -307,7 +274,37 @@
           cast(keys_by_text.known as string), ' keys share that text (', keys_by_text.examples, ')'
         )
     end as key_problem
-  from keyed
-  left join keys_by_text on keyed.document_key = keys_by_text.key_text
+  from {{ typed_relation }} as keyed
+  left join (
+    select
+      key_text,
+      count(distinct known_id) as known,
+      count(distinct case when is_live then known_id end) as live,
+      min(known_id) as any_id,
+      min(case when is_live then known_id end) as live_id,
+      concat_ws(', ', slice(array_sort(collect_set(known_id)), 1, 5)) as examples
+    from (
+      select /*+ BROADCAST(texts) */
+        batch.document_key as key_text, batch.typed_id as known_id, coalesce(batch.op, 'I') <> 'D' as is_live
+      from {{ typed_relation }} as batch
+      left semi join ({{ texts_to_resolve }}) as texts on batch.document_key = texts.document_key
+      where
+        batch.typed_id is not null
+        and batch.document_is_json
+        -- a row whose key column disagrees with its document names no key by that text
+        and coalesce(
+          batch.document_id_dms_text = if(batch.document_id_kind = 'object', lower(batch.document_key), batch.document_key),
+          true
+        )
+      {%- if target_relation is not none %}
+      union all
+      select /*+ BROADCAST(texts) */ current_row.dms_key_text, current_row._id, not current_row.is_deleted
+      from {{ target_relation }} as current_row
+      left semi join ({{ texts_to_resolve }}) as texts on current_row.dms_key_text = texts.document_key
+      {%- endif %}
+    ) as known_keys
+    group by key_text
+  ) as keys_by_text
+    on keyed.document_key = keys_by_text.key_text
   where keyed.document_id_kind is null
 {%- endmacro %}
