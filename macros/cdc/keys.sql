@@ -252,7 +252,8 @@
       hex digits, else the string. When several keys share the text, `key_problem` says
       so and the row is quarantined. Only these rows meet the batch and the table. -#}
   {#- Subqueries, not CTEs: a CTE read twice gets new ids at each analysis, so a cache
-      of this query would never be found again (the checked view would resolve anew). -#}
+      of this query would never be found again and the checked view would resolve anew
+      (SPARK-46741, fixed after Spark 3.5). -#}
   {%- set texts_to_resolve -%}
     select distinct document_key from {{ typed_relation }}
     where document_id_kind is null and document_key is not null
