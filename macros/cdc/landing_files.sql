@@ -224,7 +224,6 @@
   {%- set resolved = cdc_run_relation(source_node, 'resolved_keys') -%}
   {%- set checked = cdc_run_relation(source_node, 'checked_rows') -%}
   {% do cdc_release_run_relations(source_node) %}
-  {%- set keyless = 0 -%}
   {%- if readable -%}
     {%- set typed_sql = '(' ~ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) ~ ')' -%}
     {% call statement('cdc_cache_row_keys') -%}
@@ -236,7 +235,8 @@
     {%- set keyless = run_query(
         'select count(*) from ' ~ row_keys ~ ' where document_id_kind is null and document_key is not null'
       ).rows[0][0] -%}
-    {% if keyless > 0 %}
+    {%- set key_resolution = resolved if keyless > 0 else none -%}
+    {% if key_resolution is not none %}
       {% call statement('cdc_resolve_key_texts') -%}
         cache table {{ resolved }} as
         {{ dms_resolved_key_texts_sql(row_keys, key_relation) }}
@@ -249,7 +249,7 @@
       select
         *,
         case when document_id_kind is null then {{ dms_row_problem() }} else pre_problem end as quarantine_reason
-      from ({{ dms_keyed_rows_sql(row_keys, resolved if keyless > 0 else none) }}) as keyed
+      from ({{ dms_keyed_rows_sql(row_keys, key_resolution) }}) as keyed
     {%- endcall %}
   {%- else -%}
     {% call statement('cdc_check_rows') -%}
@@ -287,23 +287,13 @@
   {% call statement('cdc_stage_new_changes') -%}
     create or replace global temporary view {{ sql_identifier(source_node.identifier) }} as
     {% if readable %}
-    {#- The batch is joined only with what it needs: the rows to leave out and the keys
-        resolved from texts, both broadcast while small (a sort-merge join would shuffle
+    {#- The batch is joined only with what it needs: the keys resolved from texts and the
+        rows to leave out, both broadcast while small (a sort-merge join would shuffle
         every document of the batch to drop none of them). -#}
-    {%- set hints = (['resolved'] if keyless > 0 else []) + (['quarantined'] if 0 < rows_to_quarantine <= 200000 else []) %}
-    select {{ '/*+ BROADCAST(' ~ hints | join(', ') ~ ') */' if hints }}
-      landed.op, landed.commit_ts_text, landed.document_key,
-      {%- if keyless > 0 %}
-      if(landed.document_id_kind is null, resolved.document_id, landed.typed_id) as document_id,
-      {%- else %}
-      landed.typed_id as document_id,
-      {%- endif %}
+    select {{ '/*+ BROADCAST(quarantined) */' if 0 < rows_to_quarantine <= 200000 }}
+      landed.op, landed.commit_ts_text, landed.document_key, landed.document_id,
       landed.document_json, landed.source_path, landed.source_file, landed.source_row, landed.is_full_load
-    from {{ typed_sql }} as landed
-    {%- if keyless > 0 %}
-    left join {{ resolved }} as resolved
-      on landed.source_path = resolved.source_path and landed.source_row = resolved.source_row
-    {%- endif %}
+    from ({{ dms_keyed_rows_sql(typed_sql, key_resolution) }}) as landed
     {%- if rows_to_quarantine > 0 %}
     left anti join (
       select source_path, source_row from {{ checked }} where quarantine_reason is not null
