@@ -25,11 +25,16 @@ def target_schema() -> str:
 class Paths:
     data_dir: Path
     landing_override: str | None = None
+    scratch_override: str | None = None
 
     @classmethod
     def from_env(cls) -> Paths:
         data_dir = Path(os.environ.get("CDCLAKE_DATA_DIR", PROJECT_DIR / "data")).resolve()
-        return cls(data_dir, os.environ.get("CDCLAKE_LANDING_ROOT") or None)
+        return cls(
+            data_dir,
+            os.environ.get("CDCLAKE_LANDING_ROOT") or None,
+            os.environ.get("CDCLAKE_SCRATCH_ROOT") or None,
+        )
 
     @property
     def landing_uri(self) -> str:
@@ -40,6 +45,12 @@ class Paths:
     def landing(self) -> Path:
         """The DMS target folder (an S3 prefix in production)."""
         return self.data_dir / "landing"
+
+    @property
+    def scratch_uri(self) -> str:
+        """Where an apply stages its checked rows for the merge: ``CDCLAKE_SCRATCH_ROOT``
+        (an S3 prefix next to the warehouse in production) or a folder of the data dir."""
+        return self.scratch_override or str(self.spark_dir / "cdc-scratch")
 
     @property
     def outbox(self) -> Path:

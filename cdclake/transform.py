@@ -32,6 +32,7 @@ def dbt_environment(paths: Paths) -> dict[str, str]:
         "DBT_LOG_PATH": str(paths.dbt_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "CDCLAKE_LANDING_ROOT": paths.landing_uri,
+        "CDCLAKE_SCRATCH_ROOT": paths.scratch_uri,
     }
 
 

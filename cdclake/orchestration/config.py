@@ -59,6 +59,11 @@ class PipelineConfig:
     def landing_uri(self) -> str:
         return f"s3://{self.landing_bucket}/{self.landing_prefix}"
 
+    @property
+    def scratch_uri(self) -> str:
+        """Where an apply stages its checked rows: a prefix beside the Iceberg warehouse."""
+        return f"{self.warehouse_uri.rstrip('/')}/_cdc_scratch"
+
     def missing_for_aws(self) -> list[str]:
         required = (
             "region",

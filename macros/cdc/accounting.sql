@@ -11,8 +11,8 @@
                 written by an earlier run: a replay, or a late older event)
     applied     rows that are now the table's row of their key, written by this run
 
-  The batch side is counted from the rows the checks kept (cdc_checked_rows, without
-  their documents), not from the relation the merge read.
+  The batch side is counted from the checked rows (cdc_checked_rows), and `landed` from
+  the files' footers, so a row lost between the files and the merge breaks the identity.
 
   A batch whose numbers do not balance is recorded as they are (so the report shows the
   difference) and fails the run, naming the numbers.
@@ -107,6 +107,7 @@
          ~ superseded ~ " superseded + " ~ quarantined ~ " quarantined; "
          ~ files_quarantined ~ " file(s) quarantined", info=true) }}
   {%- if unaccounted != 0 or written != applied -%}
+    {% do cdc_release_run_relations(source_node, empty_scratch=true) %}
     {{ exceptions.raise_compiler_error(
         target_relation ~ ": the apply does not balance: " ~ landed ~ " row(s) landed, but "
         ~ applied ~ " applied + " ~ superseded ~ " superseded + " ~ quarantined ~ " quarantined = "

@@ -213,43 +213,48 @@
       (and the unreadable files); then expose the rest as the source relation, with DMS's
       columns renamed to the contract of _ledger__sources.yml.
 
-      Documents are read twice in all: once for the checks (which parse each document)
-      and once for the merge. The first read keeps what every later step needs of each
-      row, without its document, in a cache (cdc_row_keys; cdc_resolved_keys caches the
-      keys of rows without an `_id`; cdc_checked_rows is the view over both that adds each
-      row's final problem): the quarantine and the apply's accounting read them, so the
-      merge reads the files once more, keyed from each document's start. -#}
+      The files are read and their documents parsed once: each row, keyed and checked as
+      far as its own document tells (dms_prechecked_rows_sql), is written to the apply's
+      scratch folder, which every later step reads as plain Parquet (the resolution of
+      key texts, the quarantine, the merge, the accounting). Cached instead, the rows
+      would carry the checks' whole expression into the plan of each of those statements,
+      and Spark spends seconds analysing each such plan again, which dominated small
+      batches. -#}
   {%- set readable = files | selectattr('problem', 'none') | list -%}
-  {%- set row_keys = cdc_run_relation(source_node, 'row_keys') -%}
+  {%- set prechecked = cdc_run_relation(source_node, 'prechecked_rows') -%}
   {%- set resolved = cdc_run_relation(source_node, 'resolved_keys') -%}
   {%- set checked = cdc_run_relation(source_node, 'checked_rows') -%}
   {% do cdc_release_run_relations(source_node) %}
   {%- if readable -%}
-    {%- set typed_sql = '(' ~ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) ~ ')' -%}
-    {% call statement('cdc_cache_row_keys') -%}
-      cache table {{ row_keys }} as
-      {{ dms_row_keys_sql(typed_sql) }}
+    {%- set scratch = cdc_scratch_dir(source_node) -%}
+    {% call statement('cdc_write_prechecked_rows') -%}
+      insert overwrite directory {{ sql_string(scratch) }} using parquet
+      {{ dms_prechecked_rows_sql('(' ~ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) ~ ')') }}
+    {%- endcall %}
+    {% call statement('cdc_read_prechecked_rows') -%}
+      create or replace temporary view {{ prechecked }} as
+      select * from parquet.{{ sql_identifier(hadoop_glob_literal(scratch)) }}
     {%- endcall %}
     {#- Resolving key texts joins the batch with itself and the table: only when needed,
         and once (the quarantine, the merge and the accounting read the result). -#}
     {%- set keyless = run_query(
-        'select count(*) from ' ~ row_keys ~ ' where document_id_kind is null and document_key is not null'
+        'select count(*) from ' ~ prechecked ~ ' where document_id_kind is null and document_key is not null'
       ).rows[0][0] -%}
     {%- set key_resolution = resolved if keyless > 0 else none -%}
     {% if key_resolution is not none %}
       {% call statement('cdc_resolve_key_texts') -%}
         cache table {{ resolved }} as
-        {{ dms_resolved_key_texts_sql(row_keys, key_relation) }}
+        {{ dms_resolved_key_texts_sql(prechecked, key_relation) }}
       {%- endcall %}
     {% endif %}
-    {#- A row with its own `_id` had its problem found already (dms_row_keys_sql); only
-        the rows whose key was resolved from its text are checked again. -#}
+    {#- A row with its own `_id` had its problem found already; only the rows whose key
+        was resolved from its text are checked again. -#}
     {% call statement('cdc_check_rows') -%}
       create or replace temporary view {{ checked }} as
       select
         *,
         case when document_id_kind is null then {{ dms_row_problem() }} else pre_problem end as quarantine_reason
-      from ({{ dms_keyed_rows_sql(row_keys, key_resolution) }}) as keyed
+      from ({{ dms_keyed_rows_sql(prechecked, key_resolution) }}) as keyed
     {%- endcall %}
   {%- else -%}
     {% call statement('cdc_check_rows') -%}
@@ -286,35 +291,19 @@
   {% endfor %}
   {% call statement('cdc_stage_new_changes') -%}
     create or replace global temporary view {{ sql_identifier(source_node.identifier) }} as
-    {% if readable %}
-    {#- The batch is joined only with what it needs: the keys resolved from texts and the
-        rows to leave out, both broadcast while small (a sort-merge join would shuffle
-        every document of the batch to drop none of them). -#}
-    select {{ '/*+ BROADCAST(quarantined) */' if 0 < rows_to_quarantine <= 200000 }}
-      landed.op, landed.commit_ts_text, landed.document_key, landed.document_id,
-      landed.document_json, landed.source_path, landed.source_file, landed.source_row, landed.is_full_load
-    from ({{ dms_keyed_rows_sql(typed_sql, key_resolution) }}) as landed
-    {%- if rows_to_quarantine > 0 %}
-    left anti join (
-      select source_path, source_row from {{ checked }} where quarantine_reason is not null
-    ) as quarantined
-      on landed.source_path = quarantined.source_path and landed.source_row = quarantined.source_row
-    {%- endif %}
-    {% else %}
     select
-      cast(null as string) as op,
-      cast(null as string) as commit_ts_text,
-      cast(null as string) as document_key,
-      cast(null as string) as document_id,
-      cast(null as string) as document_json,
-      cast(null as string) as source_path,
-      cast(null as string) as source_file,
-      cast(null as bigint) as source_row,
-      cast(null as boolean) as is_full_load
-    where false
-    {% endif %}
+      op, commit_ts_text, document_key, document_id, document_json, source_path, source_file, source_row, is_full_load
+    from {{ checked }}
+    where quarantine_reason is null
   {%- endcall %}
 {% endmacro %}
+
+{% macro cdc_scratch_dir(source_node) -%}
+  {#- The folder an apply of `source_node` stages its rows in: one per schema and source,
+      so that developers' schemas and parallel models never share one. -#}
+  {%- set root = checked_path_name(var('cdc_scratch_root').rstrip('/'), 'CDCLAKE_SCRATCH_ROOT (dbt var cdc_scratch_root)') -%}
+  {{- return(root ~ '/' ~ local_md5(target.schema ~ '.' ~ source_node.unique_id)) -}}
+{%- endmacro %}
 
 {% macro cdc_run_relation(source_node, what) -%}
   {#- A session-local relation of one apply. A plain name: CACHE TABLE re-parses its
@@ -322,27 +311,29 @@
   cdc_{{ what }}_{{ local_md5(source_node.unique_id) }}
 {%- endmacro %}
 
-{% macro cdc_release_run_relations(source_node) %}
-  {#- Frees the cache of cdc_stage_new_files: after the apply, or left over by a run that
-      failed in this session. -#}
+{% macro cdc_release_run_relations(source_node, empty_scratch=false) %}
+  {#- Frees what cdc_stage_new_files made: after the apply (which also empties the scratch
+      folder, so no copy of the batch's documents outlives it), or at the start of the next
+      apply in this session after a run that failed. -#}
   {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'checked_rows')) %}
-  {% for cached in ['resolved_keys', 'row_keys'] %}
-    {% do run_query('uncache table if exists ' ~ cdc_run_relation(source_node, cached)) %}
-    {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, cached)) %}
-  {% endfor %}
+  {% do run_query('uncache table if exists ' ~ cdc_run_relation(source_node, 'resolved_keys')) %}
+  {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'resolved_keys')) %}
+  {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'prechecked_rows')) %}
+  {% if empty_scratch %}
+    {% do run_query(
+        'insert overwrite directory ' ~ sql_string(cdc_scratch_dir(source_node))
+        ~ ' using parquet select cast(null as string) as emptied where false') %}
+  {% endif %}
 {% endmacro %}
 
-{% macro dms_row_keys_sql(typed_sql) -%}
-  {#- What the checks, the quarantine and the accounting need of each typed row: all but
-      the document, which is kept only where the row may be quarantined (the raw values
-      go with it there), so that a large batch caches small; and the row's problem as far
-      as its own document tells (`pre_problem`: final unless its key is resolved from its
-      text). -#}
+{% macro dms_prechecked_rows_sql(typed_sql) -%}
+  {#- Each typed row (dms_typed_rows_sql) as the later steps need it, and its problem as
+      far as its own document tells (`pre_problem`: final unless its key is resolved from
+      its text). The `_id` token is kept only where it cannot be a key, for the message. -#}
   select
-    source_path, source_row, source_file, is_full_load, op, commit_ts_text, document_key,
+    source_path, source_row, source_file, is_full_load, op, commit_ts_text, document_key, document_json,
     document_id_kind, typed_id, document_id_dms_text, document_is_json, has_document,
     if(typed_id is null, document_id_token, null) as document_id_token,
-    if(document_id_kind is null or pre_problem is not null, document_json, null) as document_json,
     pre_problem
   from (
     select *, {{ dms_row_problem() }} as pre_problem

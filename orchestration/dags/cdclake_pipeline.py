@@ -111,7 +111,11 @@ with DAG(
             should_detach_multiple_parents_tests=True,
         ),
         operator_args={
-            "env": dbt_environment(PATHS) | ({"CDCLAKE_LANDING_ROOT": CONFIG.landing_uri} if ON_AWS else {}),
+            "env": dbt_environment(PATHS) | (
+                {"CDCLAKE_LANDING_ROOT": CONFIG.landing_uri, "CDCLAKE_SCRATCH_ROOT": CONFIG.scratch_uri}
+                if ON_AWS
+                else {}
+            ),
             "install_deps": False,  # no dbt packages: the macros are the project's own
             **({} if ON_AWS else {"pre_execute": tasks.ensure_local_spark}),
         },
