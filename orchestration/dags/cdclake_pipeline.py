@@ -111,7 +111,8 @@ with DAG(
             should_detach_multiple_parents_tests=True,
         ),
         operator_args={
-            "env": dbt_environment(PATHS) | (
+            "env": dbt_environment(PATHS)
+            | (
                 {"CDCLAKE_LANDING_ROOT": CONFIG.landing_uri, "CDCLAKE_SCRATCH_ROOT": CONFIG.scratch_uri}
                 if ON_AWS
                 else {}
