@@ -251,9 +251,6 @@
       this batch's), a live one first; with none known, an ObjectId when the text is 24
       hex digits, else the string. When several keys share the text, `key_problem` says
       so and the row is quarantined. Only these rows meet the batch and the table. -#}
-  {#- Subqueries, not CTEs: a CTE read twice gets new ids at each analysis, so a cache
-      of this query would never be found again and the checked view would resolve anew
-      (SPARK-46741, fixed after Spark 3.5). -#}
   {%- set texts_to_resolve -%}
     select distinct document_key from {{ typed_relation }}
     where document_id_kind is null and document_key is not null
@@ -279,30 +276,35 @@
   left join (
     select
       key_text,
-      count(distinct known_id) as known,
-      count(distinct case when is_live then known_id end) as live,
+      count(*) as known,
+      count_if(is_live) as live,
       min(known_id) as any_id,
-      min(case when is_live then known_id end) as live_id,
-      concat_ws(', ', slice(array_sort(collect_set(known_id)), 1, 5)) as examples
+      min(if(is_live, known_id, null)) as live_id,
+      concat_ws(', ', slice(array_sort(collect_list(known_id)), 1, 5)) as examples
     from (
-      select /*+ BROADCAST(texts) */
-        batch.document_key as key_text, batch.typed_id as known_id, coalesce(batch.op, 'I') <> 'D' as is_live
-      from {{ typed_relation }} as batch
-      left semi join ({{ texts_to_resolve }}) as texts on batch.document_key = texts.document_key
-      where
-        batch.typed_id is not null
-        and batch.document_is_json
-        -- a row whose key column disagrees with its document names no key by that text
-        and coalesce(
-          batch.document_id_dms_text = if(batch.document_id_kind = 'object', lower(batch.document_key), batch.document_key),
-          true
-        )
-      {%- if target_relation is not none %}
-      union all
-      select /*+ BROADCAST(texts) */ current_row.dms_key_text, current_row._id, not current_row.is_deleted
-      from {{ target_relation }} as current_row
-      left semi join ({{ texts_to_resolve }}) as texts on current_row.dms_key_text = texts.document_key
-      {%- endif %}
+      -- each key once, live when any of its rows is
+      select key_text, known_id, max(is_live) as is_live
+      from (
+        select /*+ BROADCAST(texts) */
+          batch.document_key as key_text, batch.typed_id as known_id, coalesce(batch.op, 'I') <> 'D' as is_live
+        from {{ typed_relation }} as batch
+        left semi join ({{ texts_to_resolve }}) as texts on batch.document_key = texts.document_key
+        where
+          batch.typed_id is not null
+          and batch.document_is_json
+          -- a row whose key column disagrees with its document names no key by that text
+          and coalesce(
+            batch.document_id_dms_text = if(batch.document_id_kind = 'object', lower(batch.document_key), batch.document_key),
+            true
+          )
+        {%- if target_relation is not none %}
+        union all
+        select /*+ BROADCAST(texts) */ current_row.dms_key_text, current_row._id, not current_row.is_deleted
+        from {{ target_relation }} as current_row
+        left semi join ({{ texts_to_resolve }}) as texts on current_row.dms_key_text = texts.document_key
+        {%- endif %}
+      ) as key_rows
+      group by key_text, known_id
     ) as known_keys
     group by key_text
   ) as keys_by_text

@@ -228,13 +228,10 @@
   {%- if readable -%}
     {%- set scratch = cdc_scratch_dir(source_node) -%}
     {% call statement('cdc_write_prechecked_rows') -%}
-      insert overwrite directory {{ sql_string(scratch) }} using parquet
+      insert overwrite directory {{ sql_string(scratch ~ '/rows') }} using parquet
       {{ dms_prechecked_rows_sql('(' ~ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) ~ ')') }}
     {%- endcall %}
-    {% call statement('cdc_read_prechecked_rows') -%}
-      create or replace temporary view {{ prechecked }} as
-      select * from parquet.{{ sql_identifier(hadoop_glob_literal(scratch)) }}
-    {%- endcall %}
+    {% do cdc_read_scratch(prechecked, scratch ~ '/rows', dms_prechecked_rows_schema()) %}
     {#- Resolving key texts joins the batch with itself and the table: only when needed,
         and once (the quarantine, the merge and the accounting read the result). -#}
     {%- set keyless = run_query(
@@ -243,9 +240,10 @@
     {%- set key_resolution = resolved if keyless > 0 else none -%}
     {% if key_resolution is not none %}
       {% call statement('cdc_resolve_key_texts') -%}
-        cache table {{ resolved }} as
+        insert overwrite directory {{ sql_string(scratch ~ '/resolved_keys') }} using parquet
         {{ dms_resolved_key_texts_sql(prechecked, key_relation) }}
       {%- endcall %}
+      {% do cdc_read_scratch(resolved, scratch ~ '/resolved_keys', dms_resolved_keys_schema()) %}
     {% endif %}
     {#- A row with its own `_id` had its problem found already; only the rows whose key
         was resolved from its text are checked again. -#}
@@ -299,8 +297,9 @@
 {% endmacro %}
 
 {% macro cdc_scratch_dir(source_node) -%}
-  {#- The folder an apply of `source_node` stages its rows in: one per schema and source,
-      so that developers' schemas and parallel models never share one. -#}
+  {#- The folder an apply of `source_node` stages its rows in (`rows`, `resolved_keys`):
+      one per schema and source, so that developers' schemas and parallel models never
+      share one. -#}
   {%- set root = checked_path_name(var('cdc_scratch_root').rstrip('/'), 'CDCLAKE_SCRATCH_ROOT (dbt var cdc_scratch_root)') -%}
   {{- return(root ~ '/' ~ local_md5(target.schema ~ '.' ~ source_node.unique_id)) -}}
 {%- endmacro %}
@@ -312,19 +311,39 @@
 {%- endmacro %}
 
 {% macro cdc_release_run_relations(source_node, empty_scratch=false) %}
-  {#- Frees what cdc_stage_new_files made: after the apply (which also empties the scratch
-      folder, so no copy of the batch's documents outlives it), or at the start of the next
-      apply in this session after a run that failed. -#}
-  {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'checked_rows')) %}
-  {% do run_query('uncache table if exists ' ~ cdc_run_relation(source_node, 'resolved_keys')) %}
-  {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'resolved_keys')) %}
-  {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, 'prechecked_rows')) %}
+  {#- Drops the views of cdc_stage_new_files: after the apply, which also empties the
+      scratch folder so that no copy of the batch's documents outlives it, or at the start
+      of the next apply after a run that failed. -#}
+  {% for what in ['checked_rows', 'resolved_keys', 'prechecked_rows'] %}
+    {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, what)) %}
+  {% endfor %}
   {% if empty_scratch %}
     {% do run_query(
         'insert overwrite directory ' ~ sql_string(cdc_scratch_dir(source_node))
         ~ ' using parquet select cast(null as string) as emptied where false') %}
   {% endif %}
 {% endmacro %}
+
+{% macro cdc_read_scratch(view, folder, schema) %}
+  {#- A view of what an apply wrote to `folder`, with its schema given: nothing to infer,
+      no footers to merge. -#}
+  {% call statement('cdc_read_scratch') -%}
+    create or replace temporary view {{ view }} ({{ schema }})
+    using parquet
+    options (path {{ sql_string(hadoop_glob_literal(folder)) }}, mergeSchema 'false')
+  {%- endcall %}
+{% endmacro %}
+
+{% macro dms_prechecked_rows_schema() -%}
+  source_path string, source_row bigint, source_file string, is_full_load boolean, op string,
+  commit_ts_text string, document_key string, document_json string, document_id_kind string,
+  typed_id string, document_id_dms_text string, document_is_json boolean, has_document boolean,
+  document_id_token string, pre_problem string
+{%- endmacro %}
+
+{% macro dms_resolved_keys_schema() -%}
+  source_path string, source_row bigint, document_id string, key_problem string
+{%- endmacro %}
 
 {% macro dms_prechecked_rows_sql(typed_sql) -%}
   {#- Each typed row (dms_typed_rows_sql) as the later steps need it, and its problem as
