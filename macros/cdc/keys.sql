@@ -274,37 +274,34 @@
     end as key_problem
   from {{ typed_relation }} as keyed
   left join (
+    -- one aggregation: collect_set counts each key once (a count(distinct) of two
+    -- expressions would expand every row and aggregate twice)
     select
       key_text,
-      count(*) as known,
-      count_if(is_live) as live,
+      size(collect_set(known_id)) as known,
+      size(collect_set(if(is_live, known_id, null))) as live,
       min(known_id) as any_id,
       min(if(is_live, known_id, null)) as live_id,
-      concat_ws(', ', slice(array_sort(collect_list(known_id)), 1, 5)) as examples
+      concat_ws(', ', slice(array_sort(collect_set(known_id)), 1, 5)) as examples
     from (
-      -- each key once, live when any of its rows is
-      select key_text, known_id, max(is_live) as is_live
-      from (
-        select /*+ BROADCAST(texts) */
-          batch.document_key as key_text, batch.typed_id as known_id, coalesce(batch.op, 'I') <> 'D' as is_live
-        from {{ typed_relation }} as batch
-        left semi join ({{ texts_to_resolve }}) as texts on batch.document_key = texts.document_key
-        where
-          batch.typed_id is not null
-          and batch.document_is_json
-          -- a row whose key column disagrees with its document names no key by that text
-          and coalesce(
-            batch.document_id_dms_text = if(batch.document_id_kind = 'object', lower(batch.document_key), batch.document_key),
-            true
-          )
-        {%- if target_relation is not none %}
-        union all
-        select /*+ BROADCAST(texts) */ current_row.dms_key_text, current_row._id, not current_row.is_deleted
-        from {{ target_relation }} as current_row
-        left semi join ({{ texts_to_resolve }}) as texts on current_row.dms_key_text = texts.document_key
-        {%- endif %}
-      ) as key_rows
-      group by key_text, known_id
+      select /*+ BROADCAST(texts) */
+        batch.document_key as key_text, batch.typed_id as known_id, coalesce(batch.op, 'I') <> 'D' as is_live
+      from {{ typed_relation }} as batch
+      left semi join ({{ texts_to_resolve }}) as texts on batch.document_key = texts.document_key
+      where
+        batch.typed_id is not null
+        and batch.document_is_json
+        -- a row whose key column disagrees with its document names no key by that text
+        and coalesce(
+          batch.document_id_dms_text = if(batch.document_id_kind = 'object', lower(batch.document_key), batch.document_key),
+          true
+        )
+      {%- if target_relation is not none %}
+      union all
+      select /*+ BROADCAST(texts) */ current_row.dms_key_text, current_row._id, not current_row.is_deleted
+      from {{ target_relation }} as current_row
+      left semi join ({{ texts_to_resolve }}) as texts on current_row.dms_key_text = texts.document_key
+      {%- endif %}
     ) as known_keys
     group by key_text
   ) as keys_by_text
