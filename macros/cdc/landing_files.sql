@@ -305,8 +305,8 @@
 {%- endmacro %}
 
 {% macro cdc_run_relation(source_node, what) -%}
-  {#- A session-local relation of one apply. A plain name: CACHE TABLE re-parses its
-      name, so a quoted one would not do. -#}
+  {#- A session-local view of one apply, named from the source's id so that models
+      running side by side in one session never share one. -#}
   cdc_{{ what }}_{{ local_md5(source_node.unique_id) }}
 {%- endmacro %}
 
@@ -390,7 +390,7 @@
 
 {% macro dms_row_problem() -%}
   {#- Why a landed row cannot be applied, or null. The first problem found is given.
-      Needs the columns of dms_keyed_rows_sql over dms_row_keys_sql. -#}
+      Needs the columns of dms_keyed_rows_sql and `has_document`. -#}
   case
     when has_document and not document_is_json
       then 'document is not valid JSON (Extended JSON object expected)'
