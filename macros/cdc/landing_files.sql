@@ -234,9 +234,12 @@
     {% do cdc_read_scratch(prechecked, scratch ~ '/rows', dms_prechecked_rows_schema()) %}
     {#- Resolving key texts joins the batch with itself and the table: only when needed,
         and once (the quarantine, the merge and the accounting read the result). -#}
-    {%- set keyless = run_query(
-        'select count(*) from ' ~ prechecked ~ ' where document_id_kind is null and document_key is not null'
-      ).rows[0][0] -%}
+    {#- Rows with their own key are final here: when none has a problem and every row
+        has its own key, nothing is quarantined and the checked rows need no count. -#}
+    {%- set keyless, may_quarantine = run_query(
+        'select count_if(document_id_kind is null and document_key is not null), '
+        ~ 'count_if(document_id_kind is null or pre_problem is not null) from ' ~ prechecked
+      ).rows[0] -%}
     {%- set key_resolution = resolved if keyless > 0 else none -%}
     {% if key_resolution is not none %}
       {% call statement('cdc_resolve_key_texts') -%}
@@ -266,7 +269,7 @@
     {%- endcall %}
   {%- endif %}
   {#- An empty insert would still be a commit, which concurrent models contend for. -#}
-  {%- set rows_to_quarantine = run_query(
+  {%- set rows_to_quarantine = 0 if not readable or may_quarantine == 0 else run_query(
       'select count(*) from ' ~ checked ~ ' where quarantine_reason is not null').rows[0][0] -%}
   {% if rows_to_quarantine > 0 or files | selectattr('problem') | list %}
   {% call statement('cdc_quarantine') -%}
@@ -300,7 +303,14 @@
   {#- The folder an apply of `source_node` stages its rows in (`rows`, `resolved_keys`):
       one per schema and source, so that developers' schemas and parallel models never
       share one. -#}
-  {%- set root = checked_path_name(var('cdc_scratch_root').rstrip('/'), 'CDCLAKE_SCRATCH_ROOT (dbt var cdc_scratch_root)') -%}
+  {%- set setting = 'CDCLAKE_SCRATCH_ROOT (dbt var cdc_scratch_root)' -%}
+  {%- set root = checked_path_name(var('cdc_scratch_root').rstrip('/'), setting) -%}
+  {%- if target.type == 'glue' and '://' not in root -%}
+    {#- A Glue session's workers share no local disk with each other or with dbt. -#}
+    {{ exceptions.raise_compiler_error(
+        setting ~ '="' ~ root ~ '" is a local folder, which a Glue session cannot share: set it to an S3 '
+        ~ 'prefix beside the warehouse, e.g. $CDCLAKE_WAREHOUSE_URI/_cdc_scratch') }}
+  {%- endif -%}
   {{- return(root ~ '/' ~ local_md5(target.schema ~ '.' ~ source_node.unique_id)) -}}
 {%- endmacro %}
 
