@@ -302,10 +302,11 @@
 {% macro cdc_scratch_dir(source_node) -%}
   {#- The folder an apply of `source_node` stages its rows in (`rows`, `resolved_keys`):
       one per schema and source, so that developers' schemas and parallel models never
-      share one. -#}
+      share one. Two dbt runs applying the same source at once would share it (the DAG
+      runs one at a time; the accounting would fail such a run). -#}
   {%- set setting = 'CDCLAKE_SCRATCH_ROOT (dbt var cdc_scratch_root)' -%}
   {%- set root = checked_path_name(var('cdc_scratch_root').rstrip('/'), setting) -%}
-  {%- if target.type == 'glue' and '://' not in root -%}
+  {%- if target.type == 'glue' and (not modules.re.match('^[A-Za-z][A-Za-z0-9+.-]*://', root) or root.lower().startswith('file:')) -%}
     {#- A Glue session's workers share no local disk with each other or with dbt. -#}
     {{ exceptions.raise_compiler_error(
         setting ~ '="' ~ root ~ '" is a local folder, which a Glue session cannot share: set it to an S3 '
@@ -322,8 +323,9 @@
 
 {% macro cdc_release_run_relations(source_node, empty_scratch=false) %}
   {#- Drops the views of cdc_stage_new_files: after the apply, which also empties the
-      scratch folder so that no copy of the batch's documents outlives it, or at the start
-      of the next apply after a run that failed. -#}
+      scratch folder (as does an accounting that fails), or at the start of the next apply
+      after a run that failed. A run that fails elsewhere leaves its rows in the folder
+      until the next apply of that source replaces them. -#}
   {% for what in ['checked_rows', 'resolved_keys', 'prechecked_rows'] %}
     {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, what)) %}
   {% endfor %}
