@@ -232,14 +232,14 @@
       {{ dms_prechecked_rows_sql('(' ~ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) ~ ')') }}
     {%- endcall %}
     {% do cdc_read_scratch(prechecked, scratch ~ '/rows', dms_prechecked_rows_schema()) %}
-    {#- Resolving key texts joins the batch with itself and the table: only when needed,
-        and once (the quarantine, the merge and the accounting read the result). -#}
     {#- Rows with their own key are final here: when none has a problem and every row
         has its own key, nothing is quarantined and the checked rows need no count. -#}
     {%- set keyless, may_quarantine = run_query(
         'select count_if(document_id_kind is null and document_key is not null), '
         ~ 'count_if(document_id_kind is null or pre_problem is not null) from ' ~ prechecked
       ).rows[0] -%}
+    {#- Resolving key texts joins the batch with itself and the table: only when needed,
+        and once (the quarantine, the merge and the accounting read the result). -#}
     {%- set key_resolution = resolved if keyless > 0 else none -%}
     {% if key_resolution is not none %}
       {% call statement('cdc_resolve_key_texts') -%}
