@@ -228,11 +228,13 @@
 {% macro dms_keyed_rows_sql(typed_relation, resolved_relation=none) -%}
   {#- The rows of `typed_relation` (dms_typed_rows_sql) with their key, `document_id`, and
       `key_problem`: a row whose document carries no `_id` takes the key resolved for it
-      in `resolved_relation` (dms_resolved_key_texts_sql), none when there is none. -#}
+      in `resolved_relation` (dms_resolved_key_texts_sql), or without one the key its
+      text stands for when no other key has it (dms_default_key; cdc_keys_are_default
+      says when that is the resolution). -#}
   select {{ '/*+ BROADCAST(resolved) */' if resolved_relation is not none }}
     typed.*,
     {%- if resolved_relation is none %}
-    typed.typed_id as document_id,
+    if(typed.document_id_kind is null, {{ dms_default_key('typed.document_key') }}, typed.typed_id) as document_id,
     cast(null as string) as key_problem
   from {{ typed_relation }} as typed
     {%- else %}
@@ -261,9 +263,7 @@
     case
       when keys_by_text.known = 1 then keys_by_text.any_id
       when keys_by_text.live = 1 then keys_by_text.live_id
-      when keys_by_text.known is null and keyed.document_key rlike '^[0-9a-fA-F]{24}$'
-        then concat('{"$oid":"', lower(keyed.document_key), '"}')
-      when keys_by_text.known is null then {{ json_string('keyed.document_key') }}
+      when keys_by_text.known is null then {{ dms_default_key('keyed.document_key') }}
     end as document_id,
     case
       when keys_by_text.known > 1 and keys_by_text.live <> 1
@@ -307,4 +307,45 @@
   ) as keys_by_text
     on keyed.document_key = keys_by_text.key_text
   where keyed.document_id_kind is null
+{%- endmacro %}
+
+{% macro dms_default_key(text) -%}
+  {#- The key a DMS key text stands for when no known key has that text: an ObjectId when
+      it is 24 hex digits, else the string; null for no text. -#}
+  case
+    when {{ text }} rlike '^[0-9a-fA-F]{24}$' then concat('{"$oid":"', lower({{ text }}), '"}')
+    when {{ text }} is not null then {{ json_string(text) }}
+  end
+{%- endmacro %}
+
+{% macro dms_key_is_not_default(key, text) -%}
+  {#- Whether `key`, named by the DMS key text `text`, is another key than the one the text
+      stands for by default: anything but an ObjectId or a string that is not 24 hex
+      digits. A string key that names a text is that text (a row whose key column
+      disagrees with its document names no key), so its text is not parsed again. -#}
+  coalesce(
+    not (
+      startswith({{ key }}, '{"$oid":')
+      or (startswith({{ key }}, '"') and not {{ text }} rlike '^[0-9a-fA-F]{24}$')
+    ),
+    false
+  )
+{%- endmacro %}
+
+{% macro cdc_keys_are_default(target_relation) %}
+  {#- Whether every key of `target_relation` is the default key of its DMS text. Then,
+      and when the batch's keys are too (counted in cdc_stage_new_files), each text has
+      at most one known key, its default one, so dms_resolved_key_texts_sql would resolve
+      every text to its default key: the join with the table is skipped.
+      tests/python/test_key_resolution.py checks that on generated tables and batches. -#}
+  {{ return(run_query(cdc_keys_not_default_sql(target_relation)).rows | length == 0) }}
+{% endmacro %}
+
+{% macro cdc_keys_not_default_sql(target_relation) -%}
+  {#- A row of `target_relation` whose key is not the default key of its text, if any.
+      ObjectId keys always are (their text is their hex): excluding them by a prefix lets
+      Iceberg skip every data file holding ObjectIds only, by the bounds of `_id`. -#}
+  select 1 from {{ target_relation }}
+  where not startswith(_id, '{"$oid":') and {{ dms_key_is_not_default('_id', 'dms_key_text') }}
+  limit 1
 {%- endmacro %}

@@ -232,30 +232,34 @@
       {{ dms_prechecked_rows_sql('(' ~ dms_typed_rows_sql(dms_landed_rows_sql(source_node, readable)) ~ ')') }}
     {%- endcall %}
     {% do cdc_read_scratch(prechecked, scratch ~ '/rows', dms_prechecked_rows_schema()) %}
-    {#- Rows with their own key are final here: when none has a problem and every row
-        has its own key, nothing is quarantined and the checked rows need no count. -#}
-    {%- set keyless, may_quarantine = run_query(
-        'select count_if(document_id_kind is null and document_key is not null), '
-        ~ 'count_if(document_id_kind is null or pre_problem is not null) from ' ~ prechecked
+    {#- A row's problem is final here (`pre_problem`) unless its key is resolved from its
+        text against other keys: a row with its own `_id`, and every row when each text
+        stands for its default key (cdc_keys_are_default). -#}
+    {%- set keyless, batch_keys_not_default, rows_with_problems = run_query(
+        'select count_if(needs_key_resolution), count_if(key_not_default), count_if(pre_problem is not null) from '
+        ~ prechecked
       ).rows[0] -%}
-    {#- Resolving key texts joins the batch with itself and the table: only when needed,
-        and once (the quarantine, the merge and the accounting read the result). -#}
-    {%- set key_resolution = resolved if keyless > 0 else none -%}
-    {% if key_resolution is not none %}
+    {%- set keys_by_default = keyless == 0 or (
+        batch_keys_not_default == 0 and (key_relation is none or cdc_keys_are_default(key_relation))) -%}
+    {% if not keys_by_default %}
+      {#- Resolving key texts joins the batch with itself and the table: done once (the
+          quarantine, the merge and the accounting read the result). -#}
       {% call statement('cdc_resolve_key_texts') -%}
         insert overwrite directory {{ sql_string(scratch ~ '/resolved_keys') }} using parquet
         {{ dms_resolved_key_texts_sql(prechecked, key_relation) }}
       {%- endcall %}
       {% do cdc_read_scratch(resolved, scratch ~ '/resolved_keys', dms_resolved_keys_schema()) %}
     {% endif %}
-    {#- A row with its own `_id` had its problem found already; only the rows whose key
-        was resolved from its text are checked again. -#}
     {% call statement('cdc_check_rows') -%}
       create or replace temporary view {{ checked }} as
       select
         *,
+        {%- if keys_by_default %}
+        pre_problem as quarantine_reason
+        {%- else %}
         case when document_id_kind is null then {{ dms_row_problem() }} else pre_problem end as quarantine_reason
-      from ({{ dms_keyed_rows_sql(prechecked, key_resolution) }}) as keyed
+        {%- endif %}
+      from ({{ dms_keyed_rows_sql(prechecked, none if keys_by_default else resolved) }}) as keyed
     {%- endcall %}
   {%- else -%}
     {% call statement('cdc_check_rows') -%}
@@ -269,7 +273,7 @@
     {%- endcall %}
   {%- endif %}
   {#- An empty insert would still be a commit, which concurrent models contend for. -#}
-  {%- set rows_to_quarantine = 0 if not readable or may_quarantine == 0 else run_query(
+  {%- set rows_to_quarantine = 0 if not readable else rows_with_problems if keys_by_default else run_query(
       'select count(*) from ' ~ checked ~ ' where quarantine_reason is not null').rows[0][0] -%}
   {% if rows_to_quarantine > 0 or files | selectattr('problem') | list %}
   {% call statement('cdc_quarantine') -%}
@@ -321,19 +325,15 @@
   cdc_{{ what }}_{{ local_md5(source_node.unique_id) }}
 {%- endmacro %}
 
-{% macro cdc_release_run_relations(source_node, empty_scratch=false) %}
-  {#- Drops the views of cdc_stage_new_files: after the apply, which also empties the
-      scratch folder (as does an accounting that fails), or at the start of the next apply
-      after a run that failed. A run that fails elsewhere leaves its rows in the folder
-      until the next apply of that source replaces them. -#}
+{% macro cdc_release_run_relations(source_node) %}
+  {#- Drops the views of cdc_stage_new_files: after the apply, or at the start of the next
+      apply after a run that failed. The scratch folder keeps the last batch's checked rows
+      until the next apply of the source replaces them: the same documents as the landing
+      files and the table, under the same access, and useful when a run fails. Emptying it
+      cost a Spark job per model per run. -#}
   {% for what in ['checked_rows', 'resolved_keys', 'prechecked_rows'] %}
     {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, what)) %}
   {% endfor %}
-  {% if empty_scratch %}
-    {% do run_query(
-        'insert overwrite directory ' ~ sql_string(cdc_scratch_dir(source_node))
-        ~ ' using parquet select cast(null as string) as emptied where false') %}
-  {% endif %}
 {% endmacro %}
 
 {% macro cdc_read_scratch(view, folder, schema) %}
@@ -350,7 +350,7 @@
   source_path string, source_row bigint, source_file string, is_full_load boolean, op string,
   commit_ts_text string, document_key string, document_json string, document_id_kind string,
   typed_id string, document_id_dms_text string, document_is_json boolean, has_document boolean,
-  document_id_token string, pre_problem string
+  document_id_token string, pre_problem string, needs_key_resolution boolean, key_not_default boolean
 {%- endmacro %}
 
 {% macro dms_resolved_keys_schema() -%}
@@ -365,7 +365,10 @@
     source_path, source_row, source_file, is_full_load, op, commit_ts_text, document_key, document_json,
     document_id_kind, typed_id, document_id_dms_text, document_is_json, has_document,
     if(typed_id is null, document_id_token, null) as document_id_token,
-    pre_problem
+    pre_problem,
+    -- counted before the merge: as flags, the count reads no text
+    document_id_kind is null and document_key is not null as needs_key_resolution,
+    {{ dms_key_is_not_default('typed_id', 'document_key') }} as key_not_default
   from (
     select *, {{ dms_row_problem() }} as pre_problem
     from (
