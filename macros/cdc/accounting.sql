@@ -22,45 +22,37 @@
   {%- set checked = cdc_run_relation(source_node, 'checked_rows') -%}
   {%- set quarantine = cdc_bookkeeping_relation('dms_quarantine') -%}
   {%- set outcome_ctes -%}
-    with valid as (
-      select * from {{ checked }} where quarantine_reason is null
-    ),
-
-    -- the latest position of each key in the batch, by cdc_event_position's order
-    latest as (
-      select _id, max({{ cdc_event_position('changes') }}) as position
-      from ({{ dms_changes('valid') }}) as changes
-      group by _id
-    ),
-
-    -- Iceberg skips every data file an earlier run wrote: these are few files to read
-    written as (
-      select _id, {{ cdc_event_position('current_row') }} as position
+    with events as (
+      select _id, {{ cdc_event_position('changes') }} as position, 'batch' as side
+      from ({{ dms_changes('(select * from ' ~ checked ~ ' where quarantine_reason is null)') }}) as changes
+      union all
+      -- Iceberg skips every data file an earlier run wrote: these are few files to read
+      select _id, {{ cdc_event_position('current_row') }}, 'written'
       from {{ target_relation }} as current_row
       where applied_by = '{{ invocation_id }}'
     ),
 
+    -- per key: its latest position in the batch (cdc_event_position's order) and the row
+    -- this run wrote for it; one aggregation, no join
     outcome as (
       select
-        latest._id,
-        latest.position,
-        written.position is not null and written.position = latest.position as is_applied
-      from latest
-      left join written on latest._id = written._id
+        _id,
+        count_if(side = 'batch') as batch_rows,
+        max(if(side = 'batch', position, null)) as position,
+        count_if(side = 'written') as written_rows,
+        max(if(side = 'written', position, null)) as written_position
+      from events
+      group by _id
     )
   {%- endset -%}
   {%- set query -%}
-    {{ outcome_ctes }},
-
-    batch as (
-      select count(*) as latest_rows, count_if(is_applied) as applied from outcome
-    )
+    {{ outcome_ctes }}
 
     select
-      (select count(*) from valid) as valid_rows,
-      batch.latest_rows,
-      batch.applied,
-      (select count(*) from written) as written,
+      coalesce(sum(batch_rows), 0) as valid_rows,
+      count_if(batch_rows > 0) as latest_rows,
+      count_if(batch_rows > 0 and written_position = position) as applied,
+      coalesce(sum(written_rows), 0) as written,
       (
         select count(*) from {{ quarantine }}
         where
@@ -68,7 +60,7 @@
           and source_name = {{ sql_string(source_node.unique_id) }}
           and source_row is not null
       ) as quarantined
-    from batch
+    from outcome
   {%- endset -%}
   {%- set valid, latest, applied, written, quarantined = run_query(query).rows[0] -%}
   {#- The latest rows not applied must have lost to a row an earlier run wrote at their
@@ -79,7 +71,7 @@
       {{ outcome_ctes }},
 
       not_applied as (
-        select _id, position from outcome where not is_applied
+        select _id, position from outcome where batch_rows > 0 and not coalesce(written_position = position, false)
       )
 
       select /*+ BROADCAST(not_applied) */ count(*)
@@ -107,7 +99,7 @@
          ~ superseded ~ " superseded + " ~ quarantined ~ " quarantined; "
          ~ files_quarantined ~ " file(s) quarantined", info=true) }}
   {%- if unaccounted != 0 or written != applied -%}
-    {% do cdc_release_run_relations(source_node, empty_scratch=true) %}
+    {% do cdc_release_run_relations(source_node) %}
     {{ exceptions.raise_compiler_error(
         target_relation ~ ": the apply does not balance: " ~ landed ~ " row(s) landed, but "
         ~ applied ~ " applied + " ~ superseded ~ " superseded + " ~ quarantined ~ " quarantined = "

@@ -87,7 +87,7 @@
       {{ log(model.name ~ ": recorded " ~ (files | length) ~ " file(s) as applied", info=true) }}
     {% endif %}
     {% do cdc_log_apply(source_node, files, target_relation) %}
-    {% do cdc_release_run_relations(source_node, empty_scratch=files | length > 0) %}
+    {% do cdc_release_run_relations(source_node) %}
   {% endif %}
 
   {{ run_hooks(post_hooks) }}
