@@ -99,6 +99,7 @@ class CommandCounter(monitoring.CommandListener):
 
 
 def run_full(paths: Paths, source, faults: list[InjectedFault]) -> dict:
+    from cdclake.catalog import load_catalog
     from cdclake.reconcile.lake import LakeState
     from cdclake.reconcile.progress import Progress
     from cdclake.reconcile.run import Options, reconcile
@@ -108,14 +109,15 @@ def run_full(paths: Paths, source, faults: list[InjectedFault]) -> dict:
     from cdclake.spark import get_or_create_session
 
     spark = get_or_create_session(paths)
-    source_side, table_side = SourceSide(source, Progress.on_terminal()), TableSide(spark, SCHEMA)
-    lake = LakeState(spark, SCHEMA, str(paths.landing))
+    catalog = load_catalog(paths)
+    source_side, table_side = SourceSide(source, Progress.on_terminal()), TableSide(spark, SCHEMA, catalog)
+    lake = LakeState(spark, SCHEMA, str(paths.landing), catalog)
     started = time.perf_counter()
     result = reconcile(
         source_side,
         table_side,
         lake,
-        Options(modes=("full",)),
+        Options(modes=("full",), collections=catalog.names()),
         StateFiles(paths.data_dir / "reconcile"),
         Progress.on_terminal(),
         repr(source),

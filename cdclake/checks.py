@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .catalog import load_catalog
 from .reconcile.progress import Progress
 from .reconcile.run import Options
 from .reconcile.sources import DocumentSource
@@ -62,15 +63,18 @@ def run_checks(
     from .spark import get_or_create_session
 
     locations = locations or ResultLocations.local(paths)
+    catalog = load_catalog(paths)  # before any work: a missing manifest says what to run
     spark = get_or_create_session(paths)
     schema = target_schema()
     say("Validating the tables with the Great Expectations suites in expectations/ …")
     quality = validate_lake(spark, schema, paths.quality_dir, locations.quality_results, progress=say)
     say(f"Great Expectations: {quality.status}")
     say(f"Reconciling the tables against {source!r} ({', '.join(options.modes)}) …")
-    result, _ = reconcile_and_save(paths, source, options, progress or Progress.silent(), locations.reconcile)
+    result, _ = reconcile_and_save(paths, source, options, progress or Progress.silent(), locations.reconcile, catalog)
     say(format_result(result))
-    published = report_on_lake(spark, schema, locations.reports, locations.reconcile, locations.quality_results)
+    published = report_on_lake(
+        spark, schema, catalog, locations.reports, locations.reconcile, locations.quality_results
+    )
     report = published.report
     say(f"Data quality: {report.status.upper()}: {report.reason}")
     say(f"Report: {published.html}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .catalog import Catalog, load_catalog
 from .settings import Paths, target_schema
 from .spark import get_or_create_session
 from .transform import DbtOutcome
@@ -11,21 +12,19 @@ from .transform import DbtOutcome
 if TYPE_CHECKING:
     from .report.lake_facts import QuarantinedFile
 
-CURRENT_STATE_TABLES = ("clients", "engagements", "invoices", "journal_entries")
 FILES_SHOWN = 5  # quarantined files named per collection; the rest are counted
 
 
-def current_state_counts(schema: str | None = None) -> dict[str, tuple[int, int]]:
+def current_state_counts(catalog: Catalog, schema: str | None = None) -> dict[str, tuple[int, int]]:
     """Live documents and tombstones per current-state table."""
     schema = schema or target_schema()
     spark = get_or_create_session()
     counts = {}
-    for collection in CURRENT_STATE_TABLES:
+    for collection in catalog:
         row = spark.sql(
-            f"select count_if(not is_deleted) as live, count_if(is_deleted) as deleted "
-            f"from {schema}.current_{collection}"
+            f"select count_if(not is_deleted) as live, count_if(is_deleted) as deleted from {collection.table(schema)}"
         ).first()
-        counts[collection] = (row["live"], row["deleted"])
+        counts[collection.name] = (row["live"], row["deleted"])
     return counts
 
 
@@ -45,7 +44,9 @@ def applied_this_run(invocation_id: str, schema: str | None = None) -> dict[str,
     return row.asDict()
 
 
-def quarantined(invocation_id: str | None = None, schema: str | None = None) -> dict[str, list[QuarantinedFile]]:
+def quarantined(
+    catalog: Catalog, invocation_id: str | None = None, schema: str | None = None
+) -> dict[str, list[QuarantinedFile]]:
     """Per collection, the landing files in ``dms_quarantine`` (whole, or some of their
     rows): those one dbt invocation put there, or all of them."""
     from .report.lake_facts import read_quarantine
@@ -54,7 +55,7 @@ def quarantined(invocation_id: str | None = None, schema: str | None = None) -> 
     spark = get_or_create_session()
     if not spark.catalog.tableExists(f"{schema}.dms_quarantine"):
         return {}
-    return read_quarantine(spark, schema, invocation_id)
+    return read_quarantine(spark, schema, catalog, invocation_id)
 
 
 def format_quarantine(this_run: dict[str, list[QuarantinedFile]], held: dict[str, list[QuarantinedFile]]) -> list[str]:
@@ -107,9 +108,10 @@ def print_run_summary(paths: Paths, outcome: DbtOutcome, source_counts: dict[str
         f" + {run['quarantined']:,} quarantined; {run['files_quarantined']} file(s) quarantined"
     )
     print(f"{'collection':<18}{'table rows':>12}{'tombstones':>12}{'source docs':>13}")
-    for collection, (live, deleted) in current_state_counts().items():
+    catalog = load_catalog(paths)
+    for collection, (live, deleted) in current_state_counts(catalog).items():
         print(f"{collection:<18}{live:>12,}{deleted:>12,}{source_counts.get(collection, 0):>13,}")
-    for line in format_quarantine(quarantined(outcome.invocation_id), quarantined()):
+    for line in format_quarantine(quarantined(catalog, outcome.invocation_id), quarantined(catalog)):
         print(line)
     findings = drift_findings()
     print(f"schema drift: {len(findings)} finding(s)" + "".join(f"\n  {finding}" for finding in findings))

@@ -10,10 +10,12 @@ import argparse
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
+from ..catalog import Catalog, CatalogError, load_catalog
 from ..settings import Paths, target_schema
 from .console import format_result
 from .lake import LakeState
@@ -24,7 +26,7 @@ from .sides import SourceSide
 from .sources import DocumentSource, MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError
 from .state import StateFiles
 from .strategies import Bisection
-from .table import TableSide, table_name
+from .table import TableSide
 
 USAGE_ERROR = 2
 INTERNAL_ERROR = 3
@@ -73,7 +75,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         raise UsageError("--sample-size and --leaf-size must be positive, --bisection-factor at least 2")
     return Options(
         modes=modes,
-        collections=tuple(args.collection) if args.collection else Options.collections,
+        collections=tuple(args.collection) if args.collection else None,
         sample_size=args.sample_size,
         seed=args.seed,
         bisection=Bisection(args.bisection_factor, args.leaf_size),
@@ -110,21 +112,29 @@ def source_from_args(args: argparse.Namespace, paths: Paths) -> DocumentSource:
 
 def _check_tables(table: TableSide, collections: tuple[str, ...]) -> None:
     for collection in collections:
-        name = table_name(table.schema, collection)
+        name = table.table(collection)
         if not table.spark.catalog.tableExists(name):
             raise UsageError(f"table {name} does not exist: run `cdclake dbt build` (or `cdclake demo`) first")
 
 
 def reconcile_and_save(
-    paths: Paths, source: DocumentSource, options: Options, progress: Progress, state_uri: str | None = None
+    paths: Paths,
+    source: DocumentSource,
+    options: Options,
+    progress: Progress,
+    state_uri: str | None = None,
+    catalog: Catalog | None = None,
 ) -> tuple[RunResult, str]:
-    """Reconcile the local warehouse's tables against ``source`` and save the result."""
+    """Reconcile the local warehouse's tables against ``source`` and save the result: the
+    collections ``options`` names, or every one of the dbt project's ``catalog``."""
     from ..spark import get_or_create_session
 
+    catalog = catalog or load_catalog(paths)
+    options = replace(options, collections=catalog.select(options.collections))
     spark = get_or_create_session(paths)
-    table = TableSide(spark, target_schema())
+    table = TableSide(spark, target_schema(), catalog)
     _check_tables(table, options.collections)
-    lake = LakeState(spark, table.schema, paths.landing_uri)
+    lake = LakeState(spark, table.schema, paths.landing_uri, catalog)
     state = StateFiles(state_uri or paths.reconcile_dir)
     try:
         result = reconcile(SourceSide(source, progress), table, lake, options, state, progress, repr(source))
@@ -153,7 +163,7 @@ def guarded(action: Callable[[], int]) -> int:
     exit 3 with its trace, so neither reads as "discrepancies" (exit 1)."""
     try:
         return action()
-    except (UsageError, SourceSettingsError, FileNotFoundError, ConfigurationError) as error:
+    except (UsageError, CatalogError, SourceSettingsError, FileNotFoundError, ConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except OperationFailure as error:

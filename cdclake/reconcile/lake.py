@@ -3,8 +3,8 @@ applies since a given time wrote, and the changes that have landed but are not a
 yet (in flight).
 
 It reads the bookkeeping the ``cdc_current_state`` materialization keeps
-(``dms_applied_files``, ``dms_apply_log``) and lists landing with the same glob as dbt
-(the ``dms_file_glob`` variable in dbt_project.yml).
+(``dms_applied_files``, ``dms_apply_log``, by the collection's dbt source) and lists
+landing with the collection's own database, glob and key column, from the catalog.
 """
 
 from __future__ import annotations
@@ -12,18 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
-import yaml
 from bson import ObjectId, json_util
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from ..catalog import Catalog
 from ..names import hadoop_glob_literal
-from ..settings import DATABASE, PROJECT_DIR
 from .keys import key_json
-from .table import table_name
 
 
 @dataclass(frozen=True)
@@ -48,28 +45,22 @@ class AppliedKeys:
     invocations: int
 
 
-def dbt_project_vars() -> dict[str, str]:
-    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
-
-
 class LakeState:
-    def __init__(self, spark: SparkSession, schema: str, landing_root: str) -> None:
+    def __init__(self, spark: SparkSession, schema: str, landing_root: str, catalog: Catalog) -> None:
         self.spark, self.schema, self.landing_root = spark, schema, landing_root.rstrip("/")
+        self.catalog = catalog
         self._pending: dict[str, PendingChanges] = {}
-
-    @cached_property
-    def _vars(self) -> dict[str, str]:
-        return dbt_project_vars()
 
     def watermark(self, collection: str) -> dt.datetime | None:
         """The newest commit time the table has applied."""
-        return self.spark.table(table_name(self.schema, collection)).agg(F.max("commit_ts")).first()[0]
+        return self.spark.table(self.catalog.get(collection).table(self.schema)).agg(F.max("commit_ts")).first()[0]
 
     def keys_applied_since(self, collection: str, since: dt.datetime | None) -> AppliedKeys:
         """What every apply to this table since ``since`` (all of them when ``None``)
         wrote. One dbt invocation per model (as cosmos runs them) or one for all alike."""
+        found = self.catalog.get(collection)
         log = self.spark.table(f"{self.schema}.dms_apply_log").where(
-            F.col("target_table").endswith(f"current_{collection}") & (F.col("files_new") > 0)
+            (F.col("source_name") == F.lit(found.source)) & (F.col("files_new") > 0)
         )
         if since is not None:
             log = log.where(F.col("finished_at") > F.lit(since))
@@ -78,7 +69,7 @@ class LakeState:
             return AppliedKeys([], since, 0)
         invocations = [run["invocation_id"] for run in runs]
         rows = (
-            self.spark.table(table_name(self.schema, collection))
+            self.spark.table(found.table(self.schema))
             .where(F.col("applied_by").isin(invocations))
             .select("_id")
             .collect()
@@ -92,16 +83,17 @@ class LakeState:
         return self._pending[collection]
 
     def _list_pending(self, collection: str) -> PendingChanges:
-        folder = hadoop_glob_literal(f"{self.landing_root}/{DATABASE}/{collection}")  # its name is literal
+        found = self.catalog.get(collection)
+        folder = hadoop_glob_literal(f"{self.landing_root}/{found.database}/{found.name}")  # its name is literal
         try:
-            landed = self.spark.read.format("binaryFile").load(f"{folder}/{self._vars['dms_file_glob']}")
+            landed = self.spark.read.format("binaryFile").load(f"{folder}/{found.file_glob}")
         except AnalysisException as error:  # nothing matches the glob: nothing landed
             if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
                 return NOTHING_PENDING
             raise
         landed = landed.select(F.col("path").alias("file_path"), F.col("modificationTime").alias("file_modified_at"))
         applied = self.spark.table(f"{self.schema}.dms_applied_files").where(
-            F.col("target_table").endswith(f"current_{collection}")
+            F.col("source_name") == F.lit(found.source)
         )
         new = [
             row[0]
@@ -111,7 +103,7 @@ class LakeState:
         ]
         if not new:
             return NOTHING_PENDING
-        key_column = self._vars["dms_key_column"]
+        key_column = found.key_column
         files = [hadoop_glob_literal(path) for path in new]  # paths as listed: glob characters are literal
         landed_rows = self.spark.read.option("ignoreCorruptFiles", "true").parquet(*files)
         document = F.col("_doc") if "_doc" in landed_rows.columns else F.lit(None).cast("string")

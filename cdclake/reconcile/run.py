@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from ..generator.documents import COLLECTIONS
 from .lake import LakeState
 from .progress import Progress
 from .recheck import carried, recheck, still_open
@@ -46,7 +45,7 @@ def parse_modes(texts: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Options:
     modes: tuple[str, ...] = MODES
-    collections: tuple[str, ...] = COLLECTIONS
+    collections: tuple[str, ...] | None = None  # None: every collection of the dbt project
     sample_size: int = 100
     seed: int = 0
     bisection: Bisection = field(default_factory=Bisection)
@@ -69,6 +68,8 @@ def reconcile(
     previous = state.latest() or {}
     result.changed_through = dict(previous.get("changed_through", {}))
     opened = state.load_open()
+    if options.collections is None:
+        raise ValueError("Options.collections must be resolved against the catalog first (Catalog.select)")
     for collection in options.collections:
         earlier = [d for d in opened if d.collection == collection]
         confirmed: set[str] = set()

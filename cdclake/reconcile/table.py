@@ -17,6 +17,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from ..catalog import Catalog
 from .canonical import NoCanonicalForm, document_hash, parse_extended_json
 from .keys import restore_id
 from .segments import EMPTY, Checksum, Segment, digest_halves, evenly_spaced, halves_digest
@@ -47,10 +48,6 @@ def document_digest(keys: pd.Series, documents: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(halves, columns=["high", "low"], dtype="int64")
 
 
-def table_name(schema: str, collection: str) -> str:
-    return f"{schema}.current_{collection}"
-
-
 def _in_segment(segment: Segment) -> Column:
     condition = F.lit(True)
     if segment.low is not None:
@@ -64,12 +61,15 @@ class TableSide(Side):
     """The current-state Iceberg table of each collection (live rows; tombstones are not
     documents)."""
 
-    def __init__(self, spark: SparkSession, schema: str) -> None:
-        self.spark, self.schema = spark, schema
+    def __init__(self, spark: SparkSession, schema: str, catalog: Catalog) -> None:
+        self.spark, self.schema, self.catalog = spark, schema, catalog
         self._digests: dict[str, DataFrame] = {}
 
+    def table(self, collection: str) -> str:
+        return self.catalog.get(collection).table(self.schema)
+
     def live_rows(self, collection: str) -> DataFrame:
-        return self.spark.table(table_name(self.schema, collection)).where("not is_deleted")
+        return self.spark.table(self.table(collection)).where("not is_deleted")
 
     def _digest_frame(self, collection: str) -> DataFrame:
         if collection not in self._digests:

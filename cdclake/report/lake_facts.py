@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from ..summary import CURRENT_STATE_TABLES
+from ..catalog import Catalog
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,10 @@ class LakeFacts:
     """Per collection: events applied and rows and whole files quarantined after the
     previous report, the lag, and everything held in quarantine (every run, not only
     since the previous report); ``through`` is the newest apply counted (where the next
-    report starts)."""
+    report starts); ``collections``, the catalog's, are the ones the report judges."""
 
     through: str | None
+    collections: list[str] = field(default_factory=list)
     events_applied: dict[str, int] = field(default_factory=dict)
     events_quarantined: dict[str, int] = field(default_factory=dict)
     lag_seconds: dict[str, float | None] = field(default_factory=dict)
@@ -58,40 +59,43 @@ class LakeFacts:
     quarantine: dict[str, list[QuarantinedFile]] = field(default_factory=dict)
 
 
-def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> LakeFacts:
-    """Applies finished after ``since`` (an ISO time; all when ``None``)."""
+def read_lake_facts(spark: SparkSession, schema: str, since: str | None, catalog: Catalog) -> LakeFacts:
+    """Applies finished after ``since`` (an ISO time; all when ``None``), per collection of
+    ``catalog``; a source no longer in it is shown under its own name."""
     after = f"and finished_at > timestamp '{dt.datetime.fromisoformat(since):%Y-%m-%d %H:%M:%S.%f}'" if since else ""
-    facts = LakeFacts(through=since)
+    facts = LakeFacts(through=since, collections=list(catalog.names()))
+    name_of = _collection_names(catalog)
     if spark.catalog.tableExists(f"{schema}.dms_apply_log"):
         rows = spark.sql(
-            f"select regexp_extract(target_table, 'current_(\\\\w+)$', 1) as collection, "
+            f"select source_name, "
             f"sum(rows_applied + rows_superseded) as applied, sum(rows_quarantined) as quarantined, "
             f"sum(files_quarantined) as files_quarantined, max(finished_at) as through "
             f"from {schema}.dms_apply_log where true {after} group by 1"
         ).collect()
         for row in rows:
-            facts.events_applied[row["collection"]] = int(row["applied"] or 0)
-            facts.events_quarantined[row["collection"]] = int(row["quarantined"] or 0)
-            facts.files_quarantined[row["collection"]] = int(row["files_quarantined"] or 0)
+            collection = name_of(row["source_name"])
+            facts.events_applied[collection] = int(row["applied"] or 0)
+            facts.events_quarantined[collection] = int(row["quarantined"] or 0)
+            facts.files_quarantined[collection] = int(row["files_quarantined"] or 0)
         for row in spark.sql(
-            f"select regexp_extract(target_table, 'current_(\\\\w+)$', 1) as collection, "
+            f"select source_name, "
             f"sum(rows_landed - rows_applied - rows_superseded - rows_quarantined) as unaccounted "
             f"from {schema}.dms_apply_log group by 1"
         ).collect():
-            facts.unaccounted[row["collection"]] = int(row["unaccounted"] or 0)
+            facts.unaccounted[name_of(row["source_name"])] = int(row["unaccounted"] or 0)
         newest = max((row["through"] for row in rows if row["through"]), default=None)
         facts.through = newest.isoformat() if newest else since
     if spark.catalog.tableExists(f"{schema}.dms_applied_files"):
         applied_after = after.replace("finished_at", "applied_at")
         for row in spark.sql(
-            f"select regexp_extract(target_table, 'current_(\\\\w+)$', 1) as collection, "
+            f"select source_name, "
             f"max(unix_timestamp(applied_at) - unix_timestamp(file_modified_at)) as lag "
             f"from {schema}.dms_applied_files where quarantine_reason is null {applied_after} group by 1"
         ).collect():
-            facts.lag_seconds[row["collection"]] = float(row["lag"]) if row["lag"] is not None else None
+            facts.lag_seconds[name_of(row["source_name"])] = float(row["lag"]) if row["lag"] is not None else None
     if spark.catalog.tableExists(f"{schema}.dms_quarantine"):
-        facts.quarantine = read_quarantine(spark, schema)
-    for collection in CURRENT_STATE_TABLES:
+        facts.quarantine = read_quarantine(spark, schema, catalog)
+    for collection in catalog.names():
         facts.events_applied.setdefault(collection, 0)
         facts.events_quarantined.setdefault(collection, 0)
         facts.files_quarantined.setdefault(collection, 0)
@@ -111,12 +115,12 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None) -> Lake
 
 
 def read_quarantine(
-    spark: SparkSession, schema: str, invocation_id: str | None = None
+    spark: SparkSession, schema: str, catalog: Catalog, invocation_id: str | None = None
 ) -> dict[str, list[QuarantinedFile]]:
     """Everything in ``dms_quarantine`` (or what one dbt invocation put there), per
     collection and file. A file read again after a crash quarantines its rows again: rows
     are counted once per file and row."""
-    collections = _collections_of_sources(spark, schema)
+    name_of = _collection_names(catalog)
     found: dict[str, list[QuarantinedFile]] = {}
     query = (
         spark.table(f"{schema}.dms_quarantine")
@@ -131,7 +135,7 @@ def read_quarantine(
         .orderBy("file_path")
     )
     for row in query.collect():
-        collection = collections.get(row["source_name"]) or row["source_name"].rpartition(".")[2]
+        collection = name_of(row["source_name"])
         found.setdefault(collection, []).append(
             QuarantinedFile(
                 path=row["file_path"] or "(unknown file)",
@@ -144,13 +148,13 @@ def read_quarantine(
     return found
 
 
-def _collections_of_sources(spark: SparkSession, schema: str) -> dict[str, str]:
-    """dbt source → collection, as the bookkeeping records it (``current_<collection>``)."""
-    found = {}
-    for table in ("dms_apply_log", "dms_applied_files"):
-        if spark.catalog.tableExists(f"{schema}.{table}"):
-            for row in spark.sql(f"select distinct source_name, target_table from {schema}.{table}").collect():
-                name = (row["target_table"] or "").replace("`", "").rpartition(".")[2]
-                if name.startswith("current_"):
-                    found.setdefault(row["source_name"], name.removeprefix("current_"))
-    return found
+def _collection_names(catalog: Catalog):
+    """dbt source (as the bookkeeping records it) → the collection's name; a source no
+    longer in the catalog keeps its table's name, so its rows are still shown."""
+    by_source = catalog.by_source()
+
+    def name_of(source_name: str) -> str:
+        found = by_source.get(source_name)
+        return found.name if found else source_name.rpartition(".")[2]
+
+    return name_of

@@ -14,10 +14,10 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..catalog import Catalog
 from ..quality.result import QualityResult
 from ..quality.suites import load_suites
 from ..storage import LocalStore, Store, store_for
-from ..summary import CURRENT_STATE_TABLES
 from .lake_facts import LakeFacts
 from .model import HistoryPoint, Report, build_report
 from .render import render_html, render_index, render_json, render_junit
@@ -57,7 +57,7 @@ def make_report(
         quality=quality,
         facts=facts,
         history=load_history(store) if history is None else history,
-        collections=list(CURRENT_STATE_TABLES),
+        collections=facts.collections,
         table_collections={suite.table: suite.collection for suite in load_suites()},
         now=now,
     )
@@ -106,8 +106,8 @@ def _safe(run_id: str) -> str:
 
 
 def report_on_lake(
-    spark, schema: str, reports: str | Path, reconcile_state: str | Path, quality_results: str | Path,
-    run_id: str | None = None,
+    spark, schema: str, catalog: Catalog, reports: str | Path, reconcile_state: str | Path,
+    quality_results: str | Path, run_id: str | None = None,
 ) -> PublishedReport:  # fmt: skip
     """The report of the newest reconciliation and validation results, and of the applies
     since the previous report."""
@@ -118,7 +118,7 @@ def report_on_lake(
     store = store_for(reports)
     history = load_history(store)
     # Events are counted from where the previous report stopped.
-    facts = read_lake_facts(spark, schema, since=history[-1].applied_through if history else None)
+    facts = read_lake_facts(spark, schema, history[-1].applied_through if history else None, catalog)
     return make_report(
         StateFiles(reconcile_state).latest(),
         QualityResults(quality_results).latest(),

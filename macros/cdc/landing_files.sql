@@ -10,7 +10,16 @@
 -#}
 
 {% macro dms_setting(source_node, key) -%}
-  {{- return(source_node.meta.get(key) or source_node.source_meta.get(key) or var(key)) -}}
+  {#- A DMS setting of a source table: its meta, its source's meta, else the default the
+      current-state models carry (`dms_defaults` in dbt_project.yml, where --vars can
+      override it). cdclake.catalog resolves settings the same way from the manifest. -#}
+  {%- set value = source_node.meta.get(key) or source_node.source_meta.get(key)
+      or model.config.meta.get('dms_defaults', {}).get(key) -%}
+  {%- if not value -%}
+    {{ exceptions.raise_compiler_error(
+        "no " ~ key ~ " for " ~ source_node.unique_id ~ ": set meta." ~ key ~ " on the source or its table") }}
+  {%- endif -%}
+  {{- return(value) -}}
 {%- endmacro %}
 
 {% macro dms_database_dir(source_node) -%}
@@ -26,7 +35,7 @@
 {%- endmacro %}
 
 {% macro dms_collection_glob(source_node) -%}
-  {{- return(hadoop_glob_literal(dms_collection_dir(source_node)) ~ '/' ~ var('dms_file_glob')) -}}
+  {{- return(hadoop_glob_literal(dms_collection_dir(source_node)) ~ '/' ~ dms_setting(source_node, 'dms_file_glob')) -}}
 {%- endmacro %}
 
 {% macro dms_files_glob(source_node, files) -%}
@@ -144,7 +153,7 @@
   {% call statement('cdc_list_landing_database') -%}
     create or replace temporary view {{ listing }}
     using binaryfile
-    options (path {{ sql_string(hadoop_glob_literal(database_dir) ~ '/*/' ~ var('dms_file_glob')) }})
+    options (path {{ sql_string(hadoop_glob_literal(database_dir) ~ '/*/' ~ dms_setting(source_node, 'dms_file_glob')) }})
   {%- endcall %}
   {%- set folder = '/' ~ database_dir.split('/')[-1] ~ '/' ~ source_node.meta.dms_collection ~ '/' -%}
   {%- set query -%}

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from bson import ObjectId
 
+from cdclake.catalog import load_catalog
 from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
 from cdclake.report.lake_facts import read_lake_facts
 from cdclake.settings import PROJECT_DIR, Paths
@@ -74,4 +75,4 @@ def test_a_merge_that_drops_a_row_fails_the_run_and_turns_the_report_red(workspa
 
     log = spark.sql("select * from broken_merge.dms_apply_log order by finished_at").collect()
     assert [(r["rows_landed"], r["rows_applied"], r["rows_superseded"]) for r in log] == [(1, 1, 0), (2, 1, 0)]
-    assert read_lake_facts(spark, "broken_merge", None).unaccounted == {"clients": 1}
+    assert read_lake_facts(spark, "broken_merge", None, load_catalog(paths)).unaccounted == {"clients": 1}

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from bson import ObjectId, json_util
 
+from cdclake.catalog import load_catalog
 from cdclake.reconcile.keys import key_json
 from cdclake.settings import Paths
 
@@ -184,7 +185,8 @@ def test_quarantine_is_counted_per_collection_in_the_report_and_the_run_summary(
 
     unreadable = {"20261126-1000040000.parquet", "20261126-1000060000.parquet"}  # not Parquet, truncated
     (rows,) = spark.sql("select count(*) from bad_input.dms_quarantine where source_row is not null").first()
-    facts = read_lake_facts(spark, "bad_input", since=None)
+    catalog = load_catalog(bad_input.paths)
+    facts = read_lake_facts(spark, "bad_input", None, catalog)
     held = facts.quarantine["invoices"]
     assert {f.name for f in held if f.whole_file} == unreadable
     assert sum(f.rows for f in held) == rows > 0
@@ -199,11 +201,13 @@ def test_quarantine_is_counted_per_collection_in_the_report_and_the_run_summary(
     assert f"{rows} row(s) that could not be applied" in report.reason
 
     (invocation,) = [r[0] for r in spark.sql("select distinct invocation_id from bad_input.dms_apply_log").collect()]
-    lines = format_quarantine(quarantined(invocation, "bad_input"), quarantined(schema="bad_input"))
+    lines = format_quarantine(quarantined(catalog, invocation, "bad_input"), quarantined(catalog, schema="bad_input"))
     assert lines[:2] == [
         f"quarantined this run: {rows} row(s) and 2 whole file(s)",
         f"  invoices: {rows} row(s) and 2 whole file(s)",
     ]
     assert all(f"    {name}: whole file (unreadable) — not a Parquet file" in "\n".join(lines) for name in unreadable)
     assert lines[-1].startswith("held in quarantine, all runs (not in the lake; the report stays amber): invoices")
-    assert format_quarantine(quarantined("another-invocation", "bad_input"), {}) == ["quarantined this run: nothing"]
+    assert format_quarantine(quarantined(catalog, "another-invocation", "bad_input"), {}) == [
+        "quarantined this run: nothing"
+    ]

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from bson import Decimal128
 
+from cdclake.catalog import load_catalog
 from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
 from cdclake.generator.documents import make_document, object_id
 from cdclake.generator.simulator import Simulator
@@ -174,7 +175,7 @@ def test_an_over_precise_amount_is_uncast_and_kept_not_rounded(planted: Planted,
 def test_the_report_counts_events_applied_and_cdc_lag_from_the_lake(planted: Planted, spark) -> None:
     # Events applied: every landed row (none quarantined). CDC lag: the longest a file waited
     # in landing before it was applied; the clients file was an hour old when the run began.
-    facts = read_lake_facts(spark, SCHEMA, since=None)
+    facts = read_lake_facts(spark, SCHEMA, None, load_catalog(planted.dataset.paths))
     assert facts.events_applied == planted.landed_rows
     lag = facts.lag_seconds
     assert LATE - 1 <= lag["clients"] <= LATE + planted.run_seconds + 1, lag

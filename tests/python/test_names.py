@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from bson import ObjectId, json_util
 
+from cdclake.catalog import load_catalog
 from cdclake.generator.dms import EndpointSettings
 from cdclake.generator.simulator import Simulator
 from cdclake.names import UnusableName, hadoop_glob_literal
@@ -87,7 +88,7 @@ def names(workspace: Path, spark) -> dict:
     dataset = Dataset(Paths(workspace / "names", landing_override=str(root)), SCHEMA, simulator=None)
     land(folder, RUN_1)
     first = dataset.dbt("run", "--select", "current_invoices")
-    lake = LakeState(spark, SCHEMA, str(root))
+    lake = LakeState(spark, SCHEMA, str(root), load_catalog(dataset.paths))
     land(folder, RUN_2)
     (folder / NOT_PARQUET).write_text("not parquet, {x}")
     pending = lake._list_pending("invoices")

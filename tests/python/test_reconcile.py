@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cdclake.catalog import load_catalog
 from cdclake.cli import main
 from cdclake.generator.delivery import Delivery
 from cdclake.generator.simulator import FAULT_KINDS
@@ -151,11 +152,12 @@ def test_every_read_of_every_mode_goes_to_a_secondary(faulty: Dataset, spark, mo
     with FakeReplicaSet(data) as replica_set:
         monkeypatch.setenv("CDCLAKE_MONGO_URI", replica_set.uri)
         source = MongoSource(MongoReadSettings(batch_size=200))
-        lake = LakeState(spark, faulty.schema, str(faulty.paths.landing))
+        catalog = load_catalog(faulty.paths)
+        lake = LakeState(spark, faulty.schema, str(faulty.paths.landing), catalog)
         options = Options(collections=tuple(data), sample_size=50)
         result = reconcile(
             SourceSide(source),
-            TableSide(spark, faulty.schema),
+            TableSide(spark, faulty.schema, catalog),
             lake,
             options,
             StateFiles(tmp_path),
@@ -211,9 +213,10 @@ def test_a_key_held_twice_by_the_table_is_reported_not_cancelled_out(faulty: Dat
     )
     (doubled,) = spark.sql("select min(_id) from doubled.current_engagements where not is_deleted").first()
     options = Options(modes=("full",), collections=("engagements",))
-    lake = LakeState(spark, faulty.schema, str(faulty.paths.landing))  # its bookkeeping
+    catalog = load_catalog(faulty.paths)
+    lake = LakeState(spark, faulty.schema, str(faulty.paths.landing), catalog)  # its bookkeeping
     source = SourceSide(SnapshotSource(faulty.paths.snapshot))
-    table = TableSide(spark, "doubled")
+    table = TableSide(spark, "doubled", catalog)
     result = reconcile(source, table, lake, options, StateFiles(tmp_path), Progress.silent(), "snapshot")
     table.release()
     found = {(m.key, m.kind) for m in result.checks[0].mismatches}

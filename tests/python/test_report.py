@@ -57,6 +57,7 @@ def quality(failing: bool) -> QualityResult:
 def facts(events: int) -> LakeFacts:
     return LakeFacts(
         through=START.isoformat(),
+        collections=list(COLLECTIONS),
         events_applied=dict.fromkeys(COLLECTIONS, events),
         events_quarantined=dict.fromkeys(COLLECTIONS, 0),
         lag_seconds=dict.fromkeys(COLLECTIONS, 42.0),
@@ -201,6 +202,7 @@ def spellings(value: str) -> set[str]:
 
 @pytest.mark.slow
 def test_a_faulty_lake_gets_a_red_report_that_shows_no_sensitive_value(faulty, spark, tmp_path: Path) -> None:
+    from cdclake.catalog import load_catalog
     from cdclake.cli import main
     from cdclake.quality.validate import validate_lake
     from cdclake.report.publish import report_on_lake
@@ -213,8 +215,9 @@ def test_a_faulty_lake_gets_a_red_report_that_shows_no_sensitive_value(faulty, s
         env.setenv("CDCLAKE_DATA_DIR", str(faulty.paths.data_dir))
         env.setenv("CDCLAKE_SCHEMA", faulty.schema)
         assert main(["reconcile", "--quiet", "--mode", "counts,full", "--state-uri", str(tmp_path / "rec")]) == 1
+    catalog = load_catalog(faulty.paths)
     published = report_on_lake(
-        spark, faulty.schema, tmp_path / "reports", tmp_path / "rec", tmp_path / "quality" / "results"
+        spark, faulty.schema, catalog, tmp_path / "reports", tmp_path / "rec", tmp_path / "quality" / "results"
     )
     report = published.report
 
