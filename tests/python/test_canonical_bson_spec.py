@@ -400,7 +400,12 @@ every_type = st.fixed_dictionaries({**SCALARS, **containers}).flatmap(
     ).map(lambda nested: {**fields, **nested})
 )
 documents = st.one_of(st.dictionaries(names, values, min_size=1, max_size=8), every_type)
-EXAMPLES = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# A fixed seed: hypothesis 6.170 sometimes crashes inside its own engine (KeyError on
+# bson.code.Code, a str subclass) when it mutates values drawn earlier, which made a clean
+# CI run fail on no fault of the code under test. The same examples every run keep CI
+# reproducible; max_examples keeps the search broad.
+DERANDOMIZED = {"derandomize": True, "database": None}
+EXAMPLES = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], **DERANDOMIZED)
 
 
 # -- (a) the MongoDB side and the table side agree --------------------------------------
@@ -417,7 +422,7 @@ def test_the_source_side_and_the_table_side_agree(mode: str, document: dict) -> 
     assert canonical_bytes(parse_extended_json(json_util.dumps(source, json_options=MODES[mode]))) == expected
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], **DERANDOMIZED)
 @given(document=documents)
 def test_a_lazily_decoded_document_hashes_like_a_decoded_one(document: dict) -> None:
     lazy = RawBSONDocument(to_bson(document), codec_options=BSON_OPTIONS.with_options(document_class=RawBSONDocument))
@@ -518,7 +523,7 @@ def test_any_single_change_changes_the_hash(document: dict, data: st.DataObject)
         )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, **DERANDOMIZED)
 @given(document=documents)
 def test_field_order_does_not_matter(document: dict) -> None:
     assert document_hash(source_side(dict(reversed(list(document.items()))))) == document_hash(source_side(document))
@@ -821,7 +826,7 @@ valid_extended_json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, **DERANDOMIZED)
 @given(document=st.dictionaries(unprefixed_names, valid_extended_json_values, min_size=1, max_size=8))
 def test_valid_extended_json_reads_as_json_util_reads_it(document: dict) -> None:
     for mode in MODES:
