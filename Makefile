@@ -37,6 +37,7 @@ lint: setup
 	$(BIN)/ruff check cdclake tests bench orchestration
 	$(BIN)/ruff format --check cdclake tests bench orchestration
 	$(BIN)/cdclake lint-sql
+	$(BIN)/lint-imports
 
 pytest: setup
 	$(BIN)/pytest

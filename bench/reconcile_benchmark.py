@@ -110,7 +110,8 @@ def run_full(paths: Paths, source, faults: list[InjectedFault]) -> dict:
 
     spark = get_or_create_session(paths)
     catalog = load_catalog(paths)
-    source_side, table_side = SourceSide(source, Progress.on_terminal()), TableSide(spark, SCHEMA, catalog)
+    source_side = SourceSide(source, catalog.namespaces(), Progress.on_terminal())
+    table_side = TableSide(spark, SCHEMA, catalog)
     lake = LakeState(spark, SCHEMA, str(paths.landing), catalog)
     started = time.perf_counter()
     result = reconcile(
@@ -159,12 +160,13 @@ def bench_snapshot(paths: Paths, faults: list[InjectedFault]) -> dict:
 
 
 def bench_replica_set(paths: Paths, faults: list[InjectedFault]) -> dict:
+    from cdclake.catalog import Namespace
     from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource
     from cdclake.testing.replica_set import FakeReplicaSet
 
     log("loading the snapshot into the fake replica set")
     snapshot = SnapshotSource(paths.snapshot)
-    data = {name: [doc for doc, _ in snapshot.documents(name)] for name in COLLECTIONS}
+    data = {name: [doc for doc, _ in snapshot.documents(Namespace("ledger", name))] for name in COLLECTIONS}
     counter = CommandCounter()
     with FakeReplicaSet(data) as replica_set:
         os.environ["CDCLAKE_MONGO_URI"] = replica_set.uri

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,17 @@ class CatalogError(Exception):
 
 
 @dataclass(frozen=True)
+class Namespace:
+    """Where a collection lives in MongoDB."""
+
+    database: str
+    collection: str
+
+    def __str__(self) -> str:
+        return f"{self.database}.{self.collection}"
+
+
+@dataclass(frozen=True)
 class Collection:
     name: str  # the MongoDB collection
     database: str  # the MongoDB database
@@ -35,9 +46,14 @@ class Collection:
     key_column: str
     timestamp_column: str
     file_glob: str  # where its files sit under its landing folder
+    marts: tuple[str, ...] = ()  # models built from this collection alone (by name)
 
     def table(self, schema: str) -> str:
         return f"{schema}.{self.model}"
+
+    @property
+    def namespace(self) -> Namespace:
+        return Namespace(self.database, self.name)
 
 
 @dataclass(frozen=True)
@@ -68,8 +84,18 @@ class Catalog:
             self.get(name)
         return asked
 
+    def namespaces(self) -> dict[str, Namespace]:
+        return {collection.name: collection.namespace for collection in self.collections}
+
     def by_source(self) -> dict[str, Collection]:
         return {collection.source: collection for collection in self.collections}
+
+    def table_collections(self) -> dict[str, str]:
+        """Each model that belongs to one collection (its current-state table, its marts)
+        and that collection's name; a model of several collections belongs to none."""
+        return {
+            model: collection.name for collection in self.collections for model in (collection.model, *collection.marts)
+        }
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> Catalog:
@@ -88,6 +114,7 @@ class Catalog:
                     f"it reads {[source['unique_id'] for source in read]}"
                 )
             found.append(_collection(node, read[0]))
+        found = _with_marts(found, nodes)
         names = [collection.name for collection in found]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -103,6 +130,35 @@ def _upstream_dms_sources(node: Mapping[str, Any], nodes: Mapping, sources: Mapp
         elif upstream in nodes and nodes[upstream].get("config", {}).get("materialized") == "ephemeral":
             found.extend(_upstream_dms_sources(nodes[upstream], nodes, sources))
     return found
+
+
+def _with_marts(found: list[Collection], nodes: Mapping[str, Any]) -> list[Collection]:
+    """``found`` with the models downstream of exactly one of them as its marts."""
+    by_model_id = {
+        node_id: collection
+        for collection in found
+        for node_id, node in nodes.items()
+        if node["resource_type"] == "model" and (node.get("alias") or node["name"]) == collection.model
+    }
+    ancestors: dict[str, frozenset[str]] = {}
+
+    def collections_of(node_id: str) -> frozenset[str]:
+        if node_id in by_model_id:
+            return frozenset({by_model_id[node_id].name})
+        if node_id not in ancestors:
+            upstream = nodes[node_id]["depends_on"]["nodes"] if node_id in nodes else []
+            ancestors[node_id] = frozenset().union(*(collections_of(up) for up in upstream if up in nodes))
+        return ancestors[node_id]
+
+    marts: dict[str, list[str]] = {collection.name: [] for collection in found}
+    for node_id in sorted(nodes):
+        node = nodes[node_id]
+        if node["resource_type"] != "model" or node_id in by_model_id:
+            continue
+        owners = collections_of(node_id)
+        if len(owners) == 1:
+            marts[next(iter(owners))].append(node.get("alias") or node["name"])
+    return [replace(collection, marts=tuple(marts[collection.name])) for collection in found]
 
 
 def _collection(model: Mapping[str, Any], source: Mapping[str, Any]) -> Collection:

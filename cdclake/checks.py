@@ -67,7 +67,9 @@ def run_checks(
     spark = get_or_create_session(paths)
     schema = target_schema()
     say("Validating the tables with the Great Expectations suites in expectations/ …")
-    quality = validate_lake(spark, schema, paths.quality_dir, locations.quality_results, progress=say)
+    quality = validate_lake(
+        spark, schema, paths.quality_dir, locations.quality_results, say, catalog.table_collections()
+    )
     say(f"Great Expectations: {quality.status}")
     say(f"Reconciling the tables against {source!r} ({', '.join(options.modes)}) …")
     result, _ = reconcile_and_save(paths, source, options, progress or Progress.silent(), locations.reconcile, catalog)

@@ -25,6 +25,12 @@ def hadoop_glob_literal(path: str) -> str:
     return _GLOB_SPECIAL.sub(r"\\\1", path)
 
 
+def glob_literal(text: str) -> str:
+    """``text`` as a Python glob/fnmatch pattern matching only itself (``glob.escape``'s
+    rule, which fnmatch shares): for the sensors' patterns over landing paths and keys."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
 def checked_schema(name: str, setting: str = "CDCLAKE_SCHEMA") -> str:
     """The schema (Iceberg namespace), written bare into SQL everywhere: refused unless it
     is a plain identifier. Same rule as the macro ``checked_schema_name``."""

@@ -13,7 +13,18 @@ from pathlib import Path
 from .names import checked_schema
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-DATABASE = "ledger"
+
+
+def dbt_project_dir() -> Path:
+    """The dbt project: this repository, or ``CDCLAKE_DBT_PROJECT_DIR`` (a copy, a
+    developer's checkout, the folder an Airflow bundle unpacks)."""
+    return Path(os.environ.get("CDCLAKE_DBT_PROJECT_DIR") or PROJECT_DIR).resolve()
+
+
+def expectations_dir() -> Path:
+    """The Great Expectations suites: ``CDCLAKE_EXPECTATIONS_DIR`` (the EMR job ships the
+    folder), else the dbt project's ``expectations/``."""
+    return Path(os.environ.get("CDCLAKE_EXPECTATIONS_DIR") or dbt_project_dir() / "expectations").resolve()
 
 
 def target_schema() -> str:

@@ -10,7 +10,7 @@ from .spark import get_or_create_session
 from .transform import DbtOutcome
 
 if TYPE_CHECKING:
-    from .report.lake_facts import QuarantinedFile
+    from .report.facts import QuarantinedFile
 
 FILES_SHOWN = 5  # quarantined files named per collection; the rest are counted
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .names import checked_schema
-from .settings import PROJECT_DIR, Paths
+from .settings import Paths, dbt_project_dir
 
 
 @dataclass
@@ -18,7 +18,7 @@ class DbtOutcome:
     success: bool
     invocation_id: str
     statuses: dict[str, list[str]] = field(default_factory=dict)  # status -> node names
-    error: str | None = None
+    error: str | None = None  # why dbt itself stopped, or the first node's error
 
     def count(self, *statuses: str) -> int:
         return sum(len(self.statuses.get(status, [])) for status in statuses)
@@ -27,7 +27,7 @@ class DbtOutcome:
 def dbt_environment(paths: Paths) -> dict[str, str]:
     """Environment for dbt: everything it writes goes under the data directory."""
     return {
-        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"),
+        "DBT_PROFILES_DIR": str(dbt_project_dir() / "profiles"),
         "DBT_TARGET_PATH": str(paths.dbt_dir / "target"),
         "DBT_LOG_PATH": str(paths.dbt_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -67,10 +67,13 @@ def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = No
 
         get_or_create_session(paths)
     with _environment(environment):
-        result = dbtRunner().invoke([*args, "--project-dir", str(PROJECT_DIR)])
+        result = dbtRunner().invoke([*args, "--project-dir", str(dbt_project_dir())])
     statuses: dict[str, list[str]] = {}
+    node_errors = []
     for node_result in getattr(result.result, "results", None) or []:
         if node_result.node.resource_type != "operation":  # the on-run-end hook is no model or test
             statuses.setdefault(str(node_result.status), []).append(node_result.node.name)
-    error = str(result.exception) if result.exception else None
+        if str(node_result.status) == "error" and node_result.message:
+            node_errors.append(f"{node_result.node.name}: {node_result.message}")
+    error = str(result.exception) if result.exception else (node_errors[0] if node_errors else None)
     return DbtOutcome(result.success, get_invocation_id(), statuses, error)

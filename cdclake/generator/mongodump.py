@@ -45,17 +45,3 @@ def read_collection(root: Path, database: str, collection: str) -> Iterator[dict
         raise FileNotFoundError(f"{path}: no such collection in the snapshot (was mongodump run for '{database}'?)")
     with path.open("rb") as source:
         yield from bson.decode_file_iter(source, codec_options=CODEC_OPTIONS)
-
-
-def read_raw_collection(root: Path, database: str, collection: str) -> Iterator[bytes]:
-    """The same documents as raw BSON, undecoded."""
-    path = root / database / f"{collection}.bson"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such collection in the snapshot (was mongodump run for '{database}'?)")
-    with path.open("rb") as source:
-        while header := source.read(4):
-            size = int.from_bytes(header, "little")
-            body = source.read(size - 4)
-            if len(header) < 4 or len(body) != size - 4:
-                raise ValueError(f"{path}: truncated BSON document at byte {source.tell() - len(body) - len(header)}")
-            yield header + body

@@ -12,6 +12,9 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..catalog import Collection
+from ..names import glob_literal
+
 WATERMARK_VARIABLE = "cdclake_applied_watermark"
 S3_CLOCK_SKEW = dt.timedelta(minutes=5)
 NO_SKEW = dt.timedelta(0)  # a local folder and the worker share one clock
@@ -31,13 +34,31 @@ def landed_since(
     return any(moment > watermark - skew for moment in times)
 
 
-def local_modified_times(landing: Path, database: str) -> list[dt.datetime]:
-    root = landing / database
-    return (
-        [dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC) for path in root.rglob("*.parquet")]
-        if root.is_dir()
-        else []
-    )
+def local_modified_times(landing: Path, collections: Iterable[Collection]) -> list[dt.datetime]:
+    """When each Parquet file under the collections' landing folders was last modified."""
+    times = []
+    for collection in collections:
+        root = landing / collection.database / collection.name
+        if root.is_dir():
+            times += [dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC) for path in root.rglob("*.parquet")]
+    return times
+
+
+def s3_key_pattern(prefix: str, collection: Collection) -> str:
+    """The S3KeySensor's pattern for a collection's files (fnmatch: ``*`` spans folders)."""
+    folder = f"{prefix.strip('/')}/{collection.database}/{collection.name}"
+    return f"{glob_literal(folder)}/*.parquet"
+
+
+def local_file_pattern(landing: Path, collection: Collection) -> str:
+    """The FileSensor's pattern for a collection's files, at its folder's root or dated."""
+    return f"{glob_literal(str(landing / collection.database / collection.name))}/**/*.parquet"
+
+
+def sensor_task_id(collection: Collection) -> str:
+    """A task id for the sensor watching ``collection`` (Airflow allows [A-Za-z0-9_.-])."""
+    name = f"{collection.database}__{collection.name}"
+    return "wait_for_" + "".join(c if c.isascii() and (c.isalnum() or c in "_.-") else "_" for c in name)
 
 
 def s3_files_are_new(files: list[dict], **context) -> bool:

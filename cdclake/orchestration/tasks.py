@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from ..settings import DATABASE, Paths
+from ..settings import Paths
 from .config import PipelineConfig
 from .landing_watch import WATERMARK_VARIABLE, landed_since, local_modified_times, parse_watermark
 
@@ -25,7 +25,10 @@ def landed_since_last_apply() -> bool:
     from airflow.sdk import Variable
 
     watermark = parse_watermark(Variable.get(WATERMARK_VARIABLE, default=None))
-    new = landed_since(local_modified_times(Paths.from_env().landing, DATABASE), watermark)
+    from ..catalog import load_catalog
+
+    paths = Paths.from_env()
+    new = landed_since(local_modified_times(paths.landing, load_catalog(paths)), watermark)
     print(f"landing files since {watermark or 'the first run'}: {'yes' if new else 'none'}")
     return new
 

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..settings import PROJECT_DIR
-
-# CDCLAKE_EXPECTATIONS_DIR: where a packed job finds them (the EMR job ships the folder).
-SUITES_DIR = Path(os.environ.get("CDCLAKE_EXPECTATIONS_DIR", PROJECT_DIR / "expectations"))
+from ..settings import expectations_dir
 
 
 class SuiteFileError(ValueError):
@@ -55,12 +51,30 @@ class SuiteFile:
         }
 
 
-def load_suites(directory: Path = SUITES_DIR) -> list[SuiteFile]:
-    """Every suite file in ``directory``, by table name."""
+def load_suites(directory: Path | None = None) -> list[SuiteFile]:
+    """Every suite file in ``directory`` (default: ``settings.expectations_dir()``), by table name."""
+    directory = directory or expectations_dir()
     files = sorted(directory.glob("*.json"))
     if not files:
         raise SuiteFileError(f"no Great Expectations suites (*.json) in {directory}")
     return [_read(path) for path in files]
+
+
+def check_against_catalog(suites: list[SuiteFile], table_collections: Mapping[str, str]) -> None:
+    """Refuse a suite whose table or collection the dbt project does not have (its
+    catalog's ``table_collections``): it would check nothing, or check under a wrong name."""
+    for suite in suites:
+        owner = table_collections.get(suite.table)
+        if owner is None:
+            raise SuiteFileError(
+                f"{suite.path}: table '{suite.table}' is not a table of one collection in the dbt project "
+                f"(its collections' tables: {', '.join(sorted(table_collections)) or 'none'})"
+            )
+        if owner != suite.collection:
+            raise SuiteFileError(
+                f"{suite.path}: meta.collection is '{suite.collection}', but the dbt project builds "
+                f"'{suite.table}' from the collection '{owner}'"
+            )
 
 
 def _read(path: Path) -> SuiteFile:

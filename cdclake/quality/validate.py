@@ -22,7 +22,7 @@ from typing import Any
 from ..redaction import REDACTED, Redactor
 from ..storage import Store, store_for
 from .result import ExpectationOutcome, QualityResult, SuiteOutcome
-from .suites import SuiteFile, load_suites
+from .suites import SuiteFile, check_against_catalog, load_suites
 
 # GX would otherwise try to send usage analytics; nothing leaves this machine.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -89,6 +89,7 @@ def validate_lake(
     quality_dir: Path,
     results_location: str | Path | None = None,
     progress: Callable[[str], None] = print,
+    table_collections: Mapping[str, str] | None = None,
 ) -> QualityResult:
     """The suites against the Iceberg tables, in the file data context under ``quality_dir``
     (which builds the Data Docs); saves the result (``latest.json``, ``runs/``) in
@@ -96,6 +97,8 @@ def validate_lake(
     import great_expectations as gx
 
     suites = load_suites()
+    if table_collections is not None:
+        check_against_catalog(suites, table_collections)
     results = QualityResults(results_location or quality_dir / "results")
     previous = results.latest()
     context = gx.get_context(mode="file", project_root_dir=str(quality_dir))

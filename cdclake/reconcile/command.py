@@ -16,6 +16,7 @@ from pathlib import Path
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
 from ..catalog import Catalog, CatalogError, load_catalog
+from ..quality.suites import SuiteFileError
 from ..settings import Paths, target_schema
 from .console import format_result
 from .lake import LakeState
@@ -137,7 +138,8 @@ def reconcile_and_save(
     lake = LakeState(spark, table.schema, paths.landing_uri, catalog)
     state = StateFiles(state_uri or paths.reconcile_dir)
     try:
-        result = reconcile(SourceSide(source, progress), table, lake, options, state, progress, repr(source))
+        source_side = SourceSide(source, catalog.namespaces(), progress)
+        result = reconcile(source_side, table, lake, options, state, progress, repr(source))
     finally:
         table.release()
     return result, state.save(result)
@@ -158,12 +160,23 @@ def run_command(args: argparse.Namespace) -> int:
     return guarded(reconcile_once)
 
 
+# A problem the operator fixes in a setting, a file or the project: exit 2, with what to do.
+SETTING_ERRORS = (UsageError, CatalogError, SourceSettingsError, SuiteFileError, FileNotFoundError, ConfigurationError)
+
+
 def guarded(action: Callable[[], int]) -> int:
     """Run ``action``; a problem the operator can fix is exit 2 with what to do, a crash is
     exit 3 with its trace, so neither reads as "discrepancies" (exit 1)."""
     try:
         return action()
-    except (UsageError, CatalogError, SourceSettingsError, FileNotFoundError, ConfigurationError) as error:
+    except (
+        UsageError,
+        CatalogError,
+        SourceSettingsError,
+        SuiteFileError,
+        FileNotFoundError,
+        ConfigurationError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except OperationFailure as error:

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from .lake import LakeState
 from .result import CARRIED, DUPLICATE_IN_TABLE, RECHECK, CheckResult, Mismatch, OpenDifference
 from .sides import Side
 from .strategies import compare_keys
+
+if TYPE_CHECKING:  # the lake side is Spark's; the rechecks load without it
+    from .lake import LakeState
 
 
 def one_per_key(differences: Iterable[OpenDifference]) -> dict[str, OpenDifference]:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .lake import LakeState
 from .progress import Progress
 from .recheck import carried, recheck, still_open
 from .result import CheckResult, Mismatch, RunResult
 from .sides import Side
 from .state import StateFiles
 from .strategies import Bisection, check_changed, check_counts, check_full, check_sample
+
+if TYPE_CHECKING:  # the lake side is Spark's; the run's rules load without it
+    from .lake import LakeState
 
 MODES = ("counts", "changed", "sample", "full")
 

@@ -7,10 +7,11 @@ same whichever side is remote, and a new kind of source needs one adapter, not n
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..catalog import Namespace
 from .canonical import NoCanonicalForm, document_hash
 from .keys import key_json
 from .progress import Progress
@@ -70,8 +71,11 @@ class SourceSide(Side):
     any order; its digests are kept (about 100 bytes per document) so that checksums of
     any segment, at any depth of bisection, never read the source again."""
 
-    def __init__(self, source: DocumentSource, progress: Progress | None = None) -> None:
+    def __init__(
+        self, source: DocumentSource, namespaces: Mapping[str, Namespace], progress: Progress | None = None
+    ) -> None:
         self.source = source
+        self.namespaces = namespaces  # each collection's database (Catalog.namespaces)
         self.progress = progress or Progress.silent()
         self.stats = ReadStats()
         self._indexes: dict[str, DigestIndex] = {}
@@ -82,10 +86,13 @@ class SourceSide(Side):
             self.stats.bytes += size
             yield document
 
+    def _namespace(self, collection: str) -> Namespace:
+        return self.namespaces[collection]
+
     def index(self, collection: str) -> DigestIndex:
         if collection not in self._indexes:
             documents = self.progress.iterate(
-                self._counted(self.source.documents(collection)), f"hashing source {collection}"
+                self._counted(self.source.documents(self._namespace(collection))), f"hashing source {collection}"
             )
             self._indexes[collection] = DigestIndex(
                 (key_json(doc["_id"]), source_document_hash(collection, doc)) for doc in documents
@@ -95,7 +102,7 @@ class SourceSide(Side):
     def count(self, collection: str) -> int:
         if collection in self._indexes:
             return len(self._indexes[collection])
-        return self.source.count(collection)
+        return self.source.count(self._namespace(collection))
 
     def checksums(self, segments: Sequence[Segment]) -> list[Checksum]:
         return [self.index(segment.collection).checksum(segment) for segment in segments]
@@ -110,8 +117,8 @@ class SourceSide(Side):
         keys = list(keys)
         if not keys:
             return {}
-        found = self._counted(self.source.documents_by_key(collection, keys))
+        found = self._counted(self.source.documents_by_key(self._namespace(collection), keys))
         return {key_json(doc["_id"]): doc for doc in found}
 
     def keys(self, collection: str) -> list[str]:
-        return list(self.source.keys(collection))
+        return list(self.source.keys(self._namespace(collection)))

@@ -22,7 +22,7 @@ from bson.raw_bson import DEFAULT_RAW_BSON_OPTIONS, RawBSONDocument
 from pymongo import ASCENDING, MongoClient
 from pymongo.read_preferences import Secondary, SecondaryPreferred
 
-from ..generator import mongodump
+from ..catalog import Namespace
 from .canonical import BSON_OPTIONS
 from .keys import key_json, key_value
 
@@ -41,7 +41,6 @@ class MongoReadSettings:
     """How reconciliation reads MongoDB. The URI (with credentials and TLS options) comes
     from the environment variable named by ``uri_env`` and is never printed."""
 
-    database: str = "ledger"
     uri_env: str = "CDCLAKE_MONGO_URI"
     # In AWS: the name of a Secrets Manager secret holding the URI (read with the job's role).
     uri_secret_env: str = "CDCLAKE_MONGO_URI_SECRET"
@@ -86,51 +85,67 @@ SourceDocument = tuple[dict[str, Any], int]  # a decoded document and its size a
 
 
 class DocumentSource(ABC):
-    """What every side that holds source documents can do. Each document comes with its
+    """What every side that holds source documents can do, for a collection given by its
+    namespace (database, collection; from the catalog). Each document comes with its
     BSON size, so that what reconciliation reads from the source can be measured."""
 
     @abstractmethod
-    def count(self, collection: str) -> int: ...
+    def count(self, namespace: Namespace) -> int: ...
 
     @abstractmethod
-    def documents(self, collection: str) -> Iterator[SourceDocument]:
+    def documents(self, namespace: Namespace) -> Iterator[SourceDocument]:
         """Every document of the collection, in no particular order."""
 
     @abstractmethod
-    def documents_by_key(self, collection: str, keys: Iterable[str]) -> Iterator[SourceDocument]:
+    def documents_by_key(self, namespace: Namespace, keys: Iterable[str]) -> Iterator[SourceDocument]:
         """The documents whose key (``keys.key_json``) is in ``keys``."""
 
     @abstractmethod
-    def keys(self, collection: str) -> Iterator[str]:
+    def keys(self, namespace: Namespace) -> Iterator[str]:
         """The key (``keys.key_json``) of every document."""
 
 
 class SnapshotSource(DocumentSource):
     """A mongodump directory (what ``mongodump --readPreference=secondary`` writes)."""
 
-    def __init__(self, root: Path, database: str = "ledger") -> None:
-        self.root, self.database = root, database
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
     def __repr__(self) -> str:
         return f"SnapshotSource({str(self.root)!r})"
 
-    def _raw(self, collection: str) -> Iterator[bytes]:
-        return mongodump.read_raw_collection(self.root, self.database, collection)
+    def _raw(self, namespace: Namespace) -> Iterator[bytes]:
+        return read_raw_collection(self.root, namespace.database, namespace.collection)
 
-    def count(self, collection: str) -> int:
-        return sum(1 for _ in self._raw(collection))
+    def count(self, namespace: Namespace) -> int:
+        return sum(1 for _ in self._raw(namespace))
 
-    def documents(self, collection: str) -> Iterator[SourceDocument]:
-        return ((bson.decode(raw, codec_options=BSON_OPTIONS), len(raw)) for raw in self._raw(collection))
+    def documents(self, namespace: Namespace) -> Iterator[SourceDocument]:
+        return ((bson.decode(raw, codec_options=BSON_OPTIONS), len(raw)) for raw in self._raw(namespace))
 
-    def documents_by_key(self, collection: str, keys: Iterable[str]) -> Iterator[SourceDocument]:
+    def documents_by_key(self, namespace: Namespace, keys: Iterable[str]) -> Iterator[SourceDocument]:
         wanted = set(keys)
-        for raw in self._raw(collection):
+        for raw in self._raw(namespace):
             if key_json(RawBSONDocument(raw, _RAW_OPTIONS)["_id"]) in wanted:
                 yield bson.decode(raw, codec_options=BSON_OPTIONS), len(raw)
 
-    def keys(self, collection: str) -> Iterator[str]:
-        return (key_json(RawBSONDocument(raw, _RAW_OPTIONS)["_id"]) for raw in self._raw(collection))
+    def keys(self, namespace: Namespace) -> Iterator[str]:
+        return (key_json(RawBSONDocument(raw, _RAW_OPTIONS)["_id"]) for raw in self._raw(namespace))
+
+
+def read_raw_collection(root: Path, database: str, collection: str) -> Iterator[bytes]:
+    """The documents of one collection of a mongodump directory
+    (``<root>/<database>/<collection>.bson``), as raw BSON, in file order."""
+    path = root / database / f"{collection}.bson"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such collection in the snapshot (was mongodump run for '{database}'?)")
+    with path.open("rb") as source:
+        while header := source.read(4):
+            size = int.from_bytes(header, "little")
+            body = source.read(size - 4)
+            if len(header) < 4 or len(body) != size - 4:
+                raise ValueError(f"{path}: truncated BSON document at byte {source.tell() - len(body) - len(header)}")
+            yield header + body
 
 
 def connection_string(settings: MongoReadSettings, secrets_client=None) -> str:
@@ -170,36 +185,36 @@ class MongoSource(DocumentSource):
         self._sleep = time.sleep
 
     def __repr__(self) -> str:  # never the URI: it may carry credentials
-        return f"MongoSource(database={self.settings.database!r}, read_preference={self.settings.read_preference!r})"
+        return f"MongoSource(read_preference={self.settings.read_preference!r})"
 
-    def _collection(self, name: str):
-        return self._client[self.settings.database].get_collection(
-            name, read_preference=self.settings.read_preference_object()
+    def _collection(self, namespace: Namespace):
+        return self._client[namespace.database].get_collection(
+            namespace.collection, read_preference=self.settings.read_preference_object()
         )
 
-    def _find(self, collection: str, query: dict[str, Any], **options: Any):
-        return self._collection(collection).find(
+    def _find(self, namespace: Namespace, query: dict[str, Any], **options: Any):
+        return self._collection(namespace).find(
             query, batch_size=self.settings.batch_size, max_time_ms=self.settings.max_time_ms, **options
         )
 
-    def count(self, collection: str) -> int:
-        return self._collection(collection).count_documents({}, maxTimeMS=self.settings.max_time_ms)
+    def count(self, namespace: Namespace) -> int:
+        return self._collection(namespace).count_documents({}, maxTimeMS=self.settings.max_time_ms)
 
-    def documents(self, collection: str) -> Iterator[SourceDocument]:
-        return self._sized(self._rate_limited(self._find(collection, {})))
+    def documents(self, namespace: Namespace) -> Iterator[SourceDocument]:
+        return self._sized(self._rate_limited(self._find(namespace, {})))
 
-    def documents_by_key(self, collection: str, keys: Iterable[str]) -> Iterator[SourceDocument]:
+    def documents_by_key(self, namespace: Namespace, keys: Iterable[str]) -> Iterator[SourceDocument]:
         keys = list(keys)
         for start in range(0, len(keys), self.settings.batch_size):
             batch = keys[start : start + self.settings.batch_size]
             # $in compares numbers by value, as the key does: 1 finds 1, NumberLong(1) and 1.0.
             ids = [key_value(key) for key in batch]
-            yield from self._sized(self._rate_limited(self._find(collection, {"_id": {"$in": ids}})))
+            yield from self._sized(self._rate_limited(self._find(namespace, {"_id": {"$in": ids}})))
 
-    def keys(self, collection: str) -> Iterator[str]:
+    def keys(self, namespace: Namespace) -> Iterator[str]:
         # Only _id, read through the _id index (hinted): a covered query, so the secondary
         # never loads a document.
-        cursor = self._find(collection, {}, projection={"_id": True}).hint([("_id", ASCENDING)])
+        cursor = self._find(namespace, {}, projection={"_id": True}).hint([("_id", ASCENDING)])
         return (key_json(doc["_id"]) for doc in self._rate_limited(cursor))
 
     @staticmethod

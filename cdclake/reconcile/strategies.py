@@ -13,12 +13,15 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .diff import classify
-from .lake import LakeState
 from .result import DUPLICATE_IN_TABLE, CheckResult, Mismatch
 from .segments import Segment
 from .sides import Side
+
+if TYPE_CHECKING:  # the lake side is Spark's; the strategies load without it
+    from .lake import LakeState
 
 
 def compare_keys(collection: str, keys: Iterable[str], source: Side, table: Side) -> list[Mismatch]:

@@ -5,65 +5,22 @@ landing (CDC lag), what is held in quarantine, and the latest outcome of every d
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ..catalog import Catalog
+from .facts import DbtTest, LakeFacts, QuarantinedFile
 
-
-@dataclass(frozen=True)
-class DbtTest:
-    name: str
-    model: str
-    status: str  # pass, fail, warn, error, skipped
-    failures: int | None
-    message: str | None
-    recorded_at: str
-
-
-@dataclass(frozen=True)
-class QuarantinedFile:
-    """A landing file that is in ``dms_quarantine``, whole or some of its rows: input that
-    never reached the tables. Nothing resolves a quarantine yet, so it is counted for as
-    long as its rows stay in ``dms_quarantine``."""
-
-    path: str
-    whole_file: bool  # the file could not be read at all: how many rows it held is unknown
-    rows: int  # rows of the file quarantined one by one
-    reasons: tuple[str, ...]
-    first_quarantined_at: str
-
-    @property
-    def name(self) -> str:
-        return self.path.rstrip("/").rpartition("/")[2] or self.path
-
-
-@dataclass
-class LakeFacts:
-    """Per collection: events applied and rows and whole files quarantined after the
-    previous report, the lag, and everything held in quarantine (every run, not only
-    since the previous report); ``through`` is the newest apply counted (where the next
-    report starts); ``collections``, the catalog's, are the ones the report judges."""
-
-    through: str | None
-    collections: list[str] = field(default_factory=list)
-    events_applied: dict[str, int] = field(default_factory=dict)
-    events_quarantined: dict[str, int] = field(default_factory=dict)
-    lag_seconds: dict[str, float | None] = field(default_factory=dict)
-    dbt_tests: list[DbtTest] = field(default_factory=list)
-    files_quarantined: dict[str, int] = field(default_factory=dict)
-    # Landed rows no apply accounted for (neither applied, superseded nor quarantined), every run.
-    unaccounted: dict[str, int] = field(default_factory=dict)
-    quarantine: dict[str, list[QuarantinedFile]] = field(default_factory=dict)
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def read_lake_facts(spark: SparkSession, schema: str, since: str | None, catalog: Catalog) -> LakeFacts:
     """Applies finished after ``since`` (an ISO time; all when ``None``), per collection of
     ``catalog``; a source no longer in it is shown under its own name."""
     after = f"and finished_at > timestamp '{dt.datetime.fromisoformat(since):%Y-%m-%d %H:%M:%S.%f}'" if since else ""
-    facts = LakeFacts(through=since, collections=list(catalog.names()))
+    facts = LakeFacts(through=since, collections=list(catalog.names()), table_collections=catalog.table_collections())
     name_of = _collection_names(catalog)
     if spark.catalog.tableExists(f"{schema}.dms_apply_log"):
         rows = spark.sql(

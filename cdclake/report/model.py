@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..quality.result import QualityResult
-from .lake_facts import DbtTest, LakeFacts, QuarantinedFile
+from .facts import DbtTest, LakeFacts, QuarantinedFile
 
 GREEN, AMBER, RED = "green", "amber", "red"
 REPORT_SCHEMA_VERSION = 1
@@ -320,8 +320,10 @@ def _dbt_check(tests: list[DbtTest]) -> Check:
 
 
 def _gx_check(suites, ran: bool) -> Check:
-    if not ran or not suites:
+    if not ran:
         return Check("Great Expectations", NOT_RUN, "not validated in this run")
+    if not suites:
+        return Check("Great Expectations", NOT_RUN, "no suite for this collection: add one under expectations/")
     total = sum(len(s.expectations) for s in suites)
     failed = sum(len(s.failed) for s in suites)
     text = f"{total - failed} of {total} expectations met ({', '.join(s.table for s in suites)})"
@@ -339,10 +341,7 @@ def _pipeline_checks(reconciliation, quality, facts: LakeFacts, table_collection
 
 
 def _collection_of(model: str, table_collections: dict[str, str]) -> str:
-    if model in table_collections:
-        return table_collections[model]
-    base = model.removeprefix("current_")
-    return base if base in table_collections.values() else OTHER
+    return table_collections.get(model, OTHER)
 
 
 def _worst(statuses) -> str:

@@ -16,9 +16,8 @@ from pathlib import Path
 
 from ..catalog import Catalog
 from ..quality.result import QualityResult
-from ..quality.suites import load_suites
 from ..storage import LocalStore, Store, store_for
-from .lake_facts import LakeFacts
+from .facts import LakeFacts
 from .model import HistoryPoint, Report, build_report
 from .render import render_html, render_index, render_json, render_junit
 
@@ -58,7 +57,7 @@ def make_report(
         facts=facts,
         history=load_history(store) if history is None else history,
         collections=facts.collections,
-        table_collections={suite.table: suite.collection for suite in load_suites()},
+        table_collections=facts.table_collections,
         now=now,
     )
     return publish(report, store)

@@ -2,17 +2,22 @@
 
 {#- Per run, the top-level fields and BSON types seen in the documents each current-state
     table changed: the raw material of the schema drift report. Cost follows the changes. -#}
-{% set collections = ['clients', 'engagements', 'invoices', 'journal_entries'] %}
+{#- Run after every current-state model: one hint per collection (checked below). -#}
+-- depends_on: {{ ref('current_clients') }}
+-- depends_on: {{ ref('current_engagements') }}
+-- depends_on: {{ ref('current_invoices') }}
+-- depends_on: {{ ref('current_journal_entries') }}
+{% do cdc_require_upstream_collections(model) %}
 {#- One shape of SQL whether or not the table exists yet, so it lints the same either way. -#}
 {% set changed_this_run = "applied_by = '" ~ invocation_id ~ "'" if is_incremental() else "true" %}
 
 with changed_documents as (
-    {% for collection in collections %}
+    {% for found in cdc_collections() %}
         select
-            '{{ collection }}' as collection_name,
+            {{ sql_string(found.collection) }} as collection_name,
             commit_ts,
             document
-        from {{ ref('current_' ~ collection) }}
+        from {{ api.Relation.create(schema=found.model.schema, identifier=found.model.alias) }}
         where
             not is_deleted
             and {{ changed_this_run }}

@@ -1,6 +1,8 @@
 """cdclake: new DMS files in → dbt → checks → published results.
 
-1. Wait for DMS files that landed since the last successful apply: S3KeySensor on S3
+1. Wait for DMS files that landed since the last successful apply, one sensor per
+   collection of the dbt project (its catalog, read from the manifest), watching that
+   collection's prefix: S3KeySensor on S3
    (``check_fn`` compares their LastModified with the watermark), FileSensor plus a
    short-circuit on the local landing folder. Nothing new: dbt and the checks are skipped.
 2. dbt through astronomer-cosmos, one task per model and its tests: the local Spark
@@ -18,21 +20,23 @@ runs must never merge into the same tables at once.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 from airflow.sdk import DAG, task
 from airflow.utils.trigger_rule import TriggerRule
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from cdclake.orchestration import tasks
+from cdclake.catalog import load_catalog, manifest_path
+from cdclake.orchestration import landing_watch, tasks
 from cdclake.orchestration.config import PipelineConfig
-from cdclake.settings import DATABASE, PROJECT_DIR, Paths
+from cdclake.settings import Paths, dbt_project_dir
 from cdclake.transform import dbt_environment
 
 CONFIG = PipelineConfig.from_env()
 PATHS = Paths.from_env()
+CATALOG = load_catalog(PATHS)  # the collections of the dbt project, from its manifest
 ON_AWS = CONFIG.environment == "aws"
 
 default_args = {
@@ -55,54 +59,65 @@ with DAG(
     tags=["cdclake", "dms", "dbt", "great-expectations", "reconciliation"],
     doc_md=__doc__,
 ) as dag:
+    # One sensor per collection of the dbt project (its landing prefix); any of them
+    # finding a new file opens the gate.
     if ON_AWS:
         from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 
-        from cdclake.orchestration.landing_watch import s3_files_are_new
-
-        wait_for_files = S3KeySensor(
-            task_id="wait_for_new_dms_files",
-            bucket_name=CONFIG.landing_bucket,
-            bucket_key=f"{CONFIG.landing_prefix}/{DATABASE}/*.parquet",  # fnmatch: * spans folders
-            wildcard_match=True,
-            check_fn=s3_files_are_new,
-            metadata_keys=["Key", "LastModified"],
-            mode="reschedule",
-            poke_interval=120,
-            timeout=dt.timedelta(minutes=CONFIG.schedule_minutes).total_seconds(),
-            soft_fail=True,  # nothing new before the next run is due: skip, not fail
-        )
-        gate = wait_for_files
+        sensors = [
+            S3KeySensor(
+                task_id=landing_watch.sensor_task_id(collection),
+                bucket_name=CONFIG.landing_bucket,
+                bucket_key=landing_watch.s3_key_pattern(CONFIG.landing_prefix, collection),
+                wildcard_match=True,
+                check_fn=landing_watch.s3_files_are_new,
+                metadata_keys=["Key", "LastModified"],
+                mode="reschedule",
+                poke_interval=120,
+                timeout=dt.timedelta(minutes=CONFIG.schedule_minutes).total_seconds(),
+                soft_fail=True,  # nothing new before the next run is due: skip, not fail
+            )
+            for collection in CATALOG
+        ]
+        gate = EmptyOperator(task_id="new_dms_files", trigger_rule=TriggerRule.ONE_SUCCESS)
     else:
         from airflow.providers.standard.sensors.filesystem import FileSensor
 
-        wait_for_files = FileSensor(
-            task_id="wait_for_landing_files",
-            fs_conn_id="fs_default",
-            filepath=str(PATHS.landing / DATABASE / "*" / "*.parquet"),
-            poke_interval=30,
-            timeout=dt.timedelta(minutes=CONFIG.schedule_minutes).total_seconds(),
-            mode="reschedule",
-            soft_fail=True,
+        sensors = [
+            FileSensor(
+                task_id=landing_watch.sensor_task_id(collection),
+                fs_conn_id="fs_default",
+                filepath=landing_watch.local_file_pattern(PATHS.landing, collection),
+                recursive=True,
+                poke_interval=30,
+                timeout=dt.timedelta(minutes=CONFIG.schedule_minutes).total_seconds(),
+                mode="reschedule",
+                soft_fail=True,
+            )
+            for collection in CATALOG
+        ]
+        gate = ShortCircuitOperator(
+            task_id="new_files_since_last_apply",
+            python_callable=tasks.landed_since_last_apply,
+            trigger_rule=TriggerRule.ONE_SUCCESS,
         )
-        gate = ShortCircuitOperator(task_id="new_files_since_last_apply", python_callable=tasks.landed_since_last_apply)
-        wait_for_files >> gate
+    sensors >> gate
 
     dbt = DbtTaskGroup(
         group_id="dbt",
         project_config=ProjectConfig(
-            manifest_path=os.environ.get("CDCLAKE_DBT_MANIFEST", str(PATHS.dbt_dir / "target" / "manifest.json")),
+            manifest_path=manifest_path(PATHS),
             project_name="cdclake",
         ),
         profile_config=ProfileConfig(
             profile_name="cdclake",
             target_name="glue" if ON_AWS else "local",
-            profiles_yml_filepath=PROJECT_DIR / "profiles" / "profiles.yml",
+            profiles_yml_filepath=dbt_project_dir() / "profiles" / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.DBT_RUNNER,
-            dbt_project_path=PROJECT_DIR,
+            dbt_project_path=dbt_project_dir(),
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,

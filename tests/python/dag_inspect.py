@@ -41,7 +41,9 @@ print(
                     "catchup": dag.catchup,
                     "edges": {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks},
                     "retries": {task.task_id: task.retries for task in dag.tasks},
-                    "trigger_rules": {task.task_id: str(task.trigger_rule) for task in dag.tasks},
+                    "trigger_rules": {
+                        task.task_id: str(getattr(task.trigger_rule, "value", task.trigger_rule)) for task in dag.tasks
+                    },
                     "timeouts": {
                         task.task_id: task.execution_timeout.total_seconds() if task.execution_timeout else None
                         for task in dag.tasks

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from moto import mock_aws
 
+from cdclake.catalog import Collection
 from cdclake.orchestration import landing_watch
 from cdclake.orchestration.config import PipelineConfig
 from cdclake.reconcile.sources import MongoReadSettings, connection_string
@@ -73,12 +74,14 @@ def test_the_s3_sensor_sees_only_files_landed_since_the_last_apply(aws, monkeypa
     monkeypatch.setattr(landing_watch, "S3_CLOCK_SKEW", dt.timedelta(0))  # moto and this test share a clock
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="firm-dms-landing", CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/clients/LOAD00000001.parquet", Body=b"PAR1")
-    s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/clients/notes.txt", Body=b"not DMS")
+    s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/invoices/LOAD00000001.parquet", Body=b"PAR1")
+    s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/invoices/notes.txt", Body=b"not DMS")
+    s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/clients/2026/12/01/later.parquet", Body=b"")
+    invoices = Collection("invoices", "ledger", "source.cdclake.ledger.invoices", "current_invoices", "_id", "ts", "*")
     sensor = S3KeySensor(
-        task_id="wait_for_new_dms_files",
+        task_id=landing_watch.sensor_task_id(invoices),
         bucket_name="firm-dms-landing",
-        bucket_key="dms/ledger/*.parquet",
+        bucket_key=landing_watch.s3_key_pattern("dms/", invoices),
         wildcard_match=True,
         check_fn=landing_watch.s3_files_are_new,
         metadata_keys=["Key", "LastModified"],
@@ -93,6 +96,8 @@ def test_the_s3_sensor_sees_only_files_landed_since_the_last_apply(aws, monkeypa
     applied = dt.datetime.now(dt.UTC)
     assert not poke(applied)
     time.sleep(1.1)
+    s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/clients/2026/12/02/new.parquet", Body=b"")
+    assert not poke(applied)  # another collection's prefix: its own sensor sees it
     s3.put_object(Bucket="firm-dms-landing", Key="dms/ledger/invoices/2026/11/30/20261130-0000010000.parquet", Body=b"")
     assert poke(applied)
 

@@ -15,6 +15,7 @@ import pytest
 
 from cdclake.cli import advance_source, init_source, write_snapshot
 from cdclake.generator.dms import EndpointSettings
+from cdclake.generator.documents import COLLECTIONS
 from cdclake.settings import PROJECT_DIR, Paths
 from cdclake.transform import run_dbt
 
@@ -83,9 +84,12 @@ def test_the_dag_parses_with_no_top_level_work_and_has_the_expected_shape(
     dag = parsed["dags"]["cdclake_pipeline"]
     edges = dag["edges"]
     assert dag["max_active_runs"] == 1 and dag["catchup"] is False
-    gate = "wait_for_new_dms_files" if settings else "new_files_since_last_apply"
-    if not settings:
-        assert edges["wait_for_landing_files"] == [gate]
+    gate = "new_dms_files" if settings else "new_files_since_last_apply"
+    # One sensor per collection of the dbt project, any of which opens the gate.
+    sensors = sorted(task for task in edges if task.startswith("wait_for_"))
+    assert sensors == sorted(f"wait_for_ledger__{name}" for name in COLLECTIONS)
+    assert all(edges[sensor] == [gate] for sensor in sensors)
+    assert dag["trigger_rules"][gate] == "one_success"
     models = {task.split(".")[1] for task in edges if task.startswith("dbt.") and task.endswith(".run")}
     assert {"current_clients", "current_invoices", "invoices", "journal_entry_lines", "schema_drift"} <= models
     # Every model's tests follow it; nothing downstream of dbt starts before all of dbt.
@@ -137,6 +141,7 @@ def test_airflow_dags_test_runs_the_pipeline_then_skips_when_nothing_is_new(smal
     checks = {check["name"] for c in report["collections"] for check in c["checks"] if check["status"] == "green"}
     assert {"Counts vs MongoDB", "Changed documents", "Sampled documents", "dbt tests", "Great Expectations"} <= checks
     assert (small_source.data_dir / "reports" / "runs" / report["run_id"] / "report.html").is_file()
-    assert second.pop("wait_for_landing_files") == "success"
+    for name in COLLECTIONS:
+        assert second.pop(f"wait_for_ledger__{name}") == "success"
     assert second.pop("new_files_since_last_apply") == "success"
     assert set(second.values()) == {"skipped"}, second

@@ -33,6 +33,19 @@ def test_the_catalog_lists_the_projects_collections_with_their_settings(in_order
         assert collection.file_glob == "{*.parquet,*/*/*/*.parquet}"
 
 
+def test_each_mart_belongs_to_the_one_collection_it_is_built_from(in_order: Dataset) -> None:
+    catalog = load_catalog(in_order.paths)
+    assert {c.name: set(c.marts) for c in catalog} == {
+        "clients": {"clients"},
+        "engagements": {"engagements"},
+        "invoices": {"invoices", "invoice_line_items"},
+        "journal_entries": {"journal_entries", "journal_entry_lines"},
+    }
+    owners = catalog.table_collections()
+    assert owners["current_invoices"] == owners["invoice_line_items"] == "invoices"
+    assert "field_type_observations" not in owners and "schema_drift" not in owners  # of every collection
+
+
 def test_vars_given_to_dbt_reach_the_catalog(variant: Dataset) -> None:
     assert {c.key_column for c in load_catalog(variant.paths)} == {"oid_id"}  # dbt run --vars {dms_key_column: …}
 

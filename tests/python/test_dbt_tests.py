@@ -45,7 +45,7 @@ ORPHAN_CLIENT = object_id("clients", 999_999)
 PLANTED_TESTS = (
     "assert_invoice_total_equals_line_sum",
     "assert_journal_entries_balance",
-    "assert_each_landing_file_applied_once",
+    "landing_files_applied_once_current_invoices_",
     "assert_no_schema_drift",
     "unique_current_clients__id",
     "relationships_invoices_client_id__client_id__ref_clients_",
@@ -119,7 +119,7 @@ def planted(workspace: Path, spark) -> Planted:
     expected = {
         "assert_invoice_total_equals_line_sum": (("invoice_id",), {(key_json(invoices[0]["_id"]),)}),
         "assert_journal_entries_balance": (("journal_entry_id",), {(key_json(entry["_id"]),)}),
-        "assert_each_landing_file_applied_once": (("file_path", "times_applied"), {(load_file, 2)}),
+        "landing_files_applied_once_current_invoices_": (("file_path", "times_applied"), {(load_file, 2)}),
         "assert_no_schema_drift": (
             ("collection_name", "field_name", "drift", "field_types"),
             {("invoices", "currency", "type changed", "int, string")},

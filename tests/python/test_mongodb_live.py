@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient, monitoring
 
+from cdclake.catalog import Namespace
 from cdclake.generator import mongodump
 from cdclake.generator.documents import make_document
 from cdclake.reconcile.keys import key_json
@@ -63,10 +64,11 @@ def test_full_and_sample_read_only_secondaries_of_a_real_replica_set(
     recorder = CommandRecorder()
     monkeypatch.setenv("CDCLAKE_MONGO_URI", MONGO_URI)
     source = MongoSource(
-        MongoReadSettings(database=database, batch_size=100),
+        MongoReadSettings(batch_size=100),
         client_factory=lambda uri, **options: MongoClient(uri, event_listeners=[recorder], **options),
     )
-    secondary, copy = SourceSide(source), SourceSide(SnapshotSource(tmp_path, database))
+    namespaces = {"clients": Namespace(database, "clients")}
+    secondary, copy = SourceSide(source, namespaces), SourceSide(SnapshotSource(tmp_path), namespaces)
     try:
         full = check_full("clients", secondary, copy)
         sample = check_sample("clients", secondary, copy, size=500, seed=1)

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from cdclake.quality.suites import SUITES_DIR, SuiteFileError, load_suites
+from cdclake.quality.suites import SuiteFileError, load_suites
 from cdclake.quality.validate import _columns, validate_frames
 from cdclake.redaction import REDACTED
-from cdclake.settings import PROJECT_DIR
+from cdclake.settings import PROJECT_DIR, expectations_dir
 
 T = pd.Timestamp
 
@@ -217,4 +217,4 @@ def test_a_broken_suite_file_is_refused_naming_the_file(tmp_path):
     (tmp_path / "invoices.json").write_text("{not json")
     with pytest.raises(SuiteFileError, match=r"invoices\.json: not valid JSON"):
         load_suites(tmp_path)
-    assert len(load_suites(SUITES_DIR)) == len(SOUND)
+    assert len(load_suites(expectations_dir())) == len(SOUND)

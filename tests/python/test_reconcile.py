@@ -148,15 +148,16 @@ def test_changes_landed_but_not_applied_are_in_flight_until_the_next_apply(
 
 def test_every_read_of_every_mode_goes_to_a_secondary(faulty: Dataset, spark, monkeypatch, tmp_path: Path) -> None:
     snapshot = SnapshotSource(faulty.paths.snapshot)
-    data = {name: [doc for doc, _ in snapshot.documents(name)] for name in ("clients", "engagements")}
+    catalog = load_catalog(faulty.paths)
+    namespaces = catalog.namespaces()
+    data = {name: [doc for doc, _ in snapshot.documents(namespaces[name])] for name in ("clients", "engagements")}
     with FakeReplicaSet(data) as replica_set:
         monkeypatch.setenv("CDCLAKE_MONGO_URI", replica_set.uri)
         source = MongoSource(MongoReadSettings(batch_size=200))
-        catalog = load_catalog(faulty.paths)
         lake = LakeState(spark, faulty.schema, str(faulty.paths.landing), catalog)
         options = Options(collections=tuple(data), sample_size=50)
         result = reconcile(
-            SourceSide(source),
+            SourceSide(source, catalog.namespaces()),
             TableSide(spark, faulty.schema, catalog),
             lake,
             options,
@@ -215,7 +216,7 @@ def test_a_key_held_twice_by_the_table_is_reported_not_cancelled_out(faulty: Dat
     options = Options(modes=("full",), collections=("engagements",))
     catalog = load_catalog(faulty.paths)
     lake = LakeState(spark, faulty.schema, str(faulty.paths.landing), catalog)  # its bookkeeping
-    source = SourceSide(SnapshotSource(faulty.paths.snapshot))
+    source = SourceSide(SnapshotSource(faulty.paths.snapshot), catalog.namespaces())
     table = TableSide(spark, "doubled", catalog)
     result = reconcile(source, table, lake, options, StateFiles(tmp_path), Progress.silent(), "snapshot")
     table.release()

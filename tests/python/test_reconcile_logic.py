@@ -16,7 +16,8 @@ from bson import Decimal128, Int64
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdclake.generator.documents import make_document
+from cdclake.catalog import Namespace
+from cdclake.generator.documents import COLLECTIONS, make_document
 from cdclake.reconcile.canonical import document_hash
 from cdclake.reconcile.keys import key_json
 from cdclake.reconcile.lake import AppliedKeys, PendingChanges
@@ -71,7 +72,8 @@ class FakeLake:
 
 def mongo_side(client: mongomock.MongoClient, monkeypatch: pytest.MonkeyPatch) -> SourceSide:
     monkeypatch.setenv("CDCLAKE_MONGO_URI", "mongodb://fake/?replicaSet=rs")
-    return SourceSide(MongoSource(MongoReadSettings(batch_size=500), client_factory=lambda *a, **k: client))
+    source = MongoSource(MongoReadSettings(batch_size=500), client_factory=lambda *a, **k: client)
+    return SourceSide(source, {name: Namespace("ledger", name) for name in COLLECTIONS})
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from cdclake.quality.result import ExpectationOutcome, QualityResult, SuiteOutcome
 from cdclake.reconcile.result import CheckResult, FieldDifference, Mismatch, RunResult
 from cdclake.redaction import REDACTED, Redactor
-from cdclake.report.lake_facts import DbtTest, LakeFacts, QuarantinedFile
+from cdclake.report.facts import DbtTest, LakeFacts, QuarantinedFile
 from cdclake.report.publish import make_report
 from cdclake.storage import LocalStore
 
@@ -62,6 +62,7 @@ def facts(events: int) -> LakeFacts:
         events_quarantined=dict.fromkeys(COLLECTIONS, 0),
         lag_seconds=dict.fromkeys(COLLECTIONS, 42.0),
         dbt_tests=[DbtTest(f"unique_{c}_id", c, "pass", 0, None, START.isoformat()) for c in COLLECTIONS],
+        table_collections={model: c for c in COLLECTIONS for model in (c, f"current_{c}")},
     )
 
 

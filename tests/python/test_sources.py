@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from bson import ObjectId
 
+from cdclake.catalog import Namespace
 from cdclake.generator.dms import EndpointSettings
 from cdclake.generator.simulator import Simulator
 from cdclake.reconcile.canonical import canonical_bytes
@@ -20,6 +21,8 @@ from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSo
 from cdclake.testing.replica_set import FakeReplicaSet
 
 DOCS = [{"_id": ObjectId(f"{n:024x}"), "n": n} for n in range(1, 4)]
+
+CLIENTS = Namespace("ledger", "clients")
 
 
 @pytest.fixture
@@ -32,11 +35,11 @@ def replica_set(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicaSet]:
 def test_every_read_goes_to_the_secondary(replica_set: FakeReplicaSet) -> None:
     source = MongoSource(MongoReadSettings(batch_size=2))
     try:
-        assert source.count("clients") == len(DOCS)
-        assert [doc for doc, _ in source.documents("clients")] == DOCS
-        assert list(source.keys("clients")) == [key_json(d["_id"]) for d in DOCS]
+        assert source.count(CLIENTS) == len(DOCS)
+        assert [doc for doc, _ in source.documents(CLIENTS)] == DOCS
+        assert list(source.keys(CLIENTS)) == [key_json(d["_id"]) for d in DOCS]
         keys = [key_json(d["_id"]) for d in DOCS]
-        assert [doc for doc, _ in source.documents_by_key("clients", keys)] == DOCS  # ids in two batches
+        assert [doc for doc, _ in source.documents_by_key(CLIENTS, keys)] == DOCS  # ids in two batches
     finally:
         source.close()
     assert replica_set.secondary.commands == ["aggregate", "find", "getMore", "find", "getMore", "find", "find"]
@@ -87,7 +90,7 @@ def test_rate_limit_paces_reads(replica_set, monkeypatch: pytest.MonkeyPatch) ->
     pauses: list[float] = []
     source._sleep = pauses.append
     try:
-        assert len(list(source.documents("clients"))) == len(DOCS)
+        assert len(list(source.documents(CLIENTS))) == len(DOCS)
     finally:
         source.close()
     assert pauses and sum(pauses) > 0.5  # 3 documents at 2/s take at least a second
@@ -98,13 +101,11 @@ def test_snapshot_source_reads_a_mongodump_directory(tmp_path: Path) -> None:
     sim.full_load(200, tmp_path / "landing")
     sim.write_snapshot(tmp_path / "dump")
     source = SnapshotSource(tmp_path / "dump")
-    clients = [doc for doc, _ in source.documents("clients")]
+    clients = [doc for doc, _ in source.documents(CLIENTS)]
     # Dates come back naive (UTC), as reconciliation decodes them: compare canonical forms.
     assert [canonical_bytes(d) for d in clients] == [canonical_bytes(d) for d in sim.live_documents("clients")]
-    assert source.count("clients") == len(clients) == sim.live_counts()["clients"]
-    assert (
-        sum(size for _, size in source.documents("clients")) == (tmp_path / "dump/ledger/clients.bson").stat().st_size
-    )
+    assert source.count(CLIENTS) == len(clients) == sim.live_counts()["clients"]
+    assert sum(size for _, size in source.documents(CLIENTS)) == (tmp_path / "dump/ledger/clients.bson").stat().st_size
     wanted = [key_json(clients[0]["_id"]), key_json(clients[-1]["_id"])]
-    assert [key_json(d["_id"]) for d, _ in source.documents_by_key("clients", wanted)] == wanted
-    assert list(source.keys("clients")) == [key_json(d["_id"]) for d in clients]
+    assert [key_json(d["_id"]) for d, _ in source.documents_by_key(CLIENTS, wanted)] == wanted
+    assert list(source.keys(CLIENTS)) == [key_json(d["_id"]) for d in clients]
