@@ -21,12 +21,14 @@ import statistics
 import time
 from pathlib import Path
 
-from cdclake.generator.delivery import Delivery
-from cdclake.generator.dms import EndpointSettings
-from cdclake.generator.simulator import Simulator
-from cdclake.settings import PROJECT_DIR, Paths
+from cdclake.demo.delivery import Delivery
+from cdclake.demo.dms import EndpointSettings
+from cdclake.demo.simulator import Simulator
+from cdclake.settings import Paths
 
-RESULTS = PROJECT_DIR / "bench" / "results"
+REPO = Path(__file__).resolve().parents[1]  # the checkout: benchmarks read and write beside it
+
+RESULTS = REPO / "bench" / "results"
 SCHEMA = "bench"
 
 
@@ -41,7 +43,7 @@ def timed(action) -> float:
 
 
 def apply_with_dbt(paths: Paths) -> float:
-    from cdclake.transform import run_dbt
+    from cdclake.dbt_runner import run_dbt
 
     def run() -> None:
         outcome = run_dbt(["run", "--select", "current_state", "--quiet"], paths, schema=SCHEMA)
@@ -134,7 +136,7 @@ def bench_big_batch(paths: Paths, sim: Simulator) -> dict:
 
 
 def _as_landed(root: Path, file: Path):
-    from cdclake.generator.simulator import LandedFile
+    from cdclake.demo.simulator import LandedFile
 
     return LandedFile(file.relative_to(root), 0)
 
@@ -165,7 +167,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    paths = Paths(PROJECT_DIR / "data" / "bench")
+    paths = Paths(REPO / "data" / "bench")
     os.environ.setdefault("CDCLAKE_DATA_DIR", str(paths.data_dir))
     sim = prepare(paths, args.documents, args.events)
     # A fresh namespace each run (the Hadoop catalog has no DROP ... CASCADE).

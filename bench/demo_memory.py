@@ -16,9 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from cdclake.settings import PROJECT_DIR
+REPO = Path(__file__).resolve().parents[1]  # the checkout: benchmarks read and write beside it
 
-RESULTS = PROJECT_DIR / "bench" / "results"
+
+RESULTS = REPO / "bench" / "results"
 
 
 def tree_rss_bytes(root_pid: int) -> int:
@@ -46,7 +47,7 @@ def tree_rss_bytes(root_pid: int) -> int:
 
 
 def main() -> None:
-    data_dir = PROJECT_DIR / "data" / "bench-demo"
+    data_dir = REPO / "data" / "bench-demo"
     shutil.rmtree(data_dir, ignore_errors=True)
     env = dict(os.environ, CDCLAKE_DATA_DIR=str(data_dir))
     started = time.perf_counter()

@@ -23,18 +23,20 @@ import platform
 import random
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import bson
 import pymongo
 
-from cdclake.generator.dms import EndpointSettings, to_extended_json
-from cdclake.generator.documents import make_document
-from cdclake.generator.simulator import _SHARE as COLLECTION_SHARE
+from cdclake.demo.dms import EndpointSettings, to_extended_json
+from cdclake.demo.documents import make_document
+from cdclake.demo.simulator import _SHARE as COLLECTION_SHARE
 from cdclake.reconcile.canonical import BSON_OPTIONS, document_hash, extended_json_hash
-from cdclake.settings import PROJECT_DIR
 
-RESULTS = PROJECT_DIR / "bench" / "results"
+REPO = Path(__file__).resolve().parents[1]  # the checkout: benchmarks read and write beside it
+
+RESULTS = REPO / "bench" / "results"
 GOAL_DOCS_PER_SECOND = 50_000
 SEED = 42
 DECODE_OPTIONS = BSON_OPTIONS  # as the reconciliation sources read

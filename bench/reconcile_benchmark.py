@@ -26,16 +26,19 @@ import os
 import shutil
 import time
 from collections import Counter
+from pathlib import Path
 
 from pymongo import MongoClient, monitoring
 
-from cdclake.generator.delivery import Delivery
-from cdclake.generator.dms import EndpointSettings
-from cdclake.generator.documents import COLLECTIONS
-from cdclake.generator.simulator import InjectedFault, Simulator
-from cdclake.settings import PROJECT_DIR, Paths
+from cdclake.demo.delivery import Delivery
+from cdclake.demo.dms import EndpointSettings
+from cdclake.demo.documents import COLLECTIONS
+from cdclake.demo.simulator import InjectedFault, Simulator
+from cdclake.settings import Paths
 
-RESULTS = PROJECT_DIR / "bench" / "results"
+REPO = Path(__file__).resolve().parents[1]  # the checkout: benchmarks read and write beside it
+
+RESULTS = REPO / "bench" / "results"
 SCHEMA = "bench_reconcile"
 # 10 differences: every kind twice, then a dropped event and a corrupted field once more.
 FAULT_ROUNDS = [
@@ -50,7 +53,7 @@ def log(message: str) -> None:
 
 
 def dbt_apply(paths: Paths) -> None:
-    from cdclake.transform import run_dbt
+    from cdclake.dbt_runner import run_dbt
 
     outcome = run_dbt(["run", "--select", "current_state", "--quiet"], paths, schema=SCHEMA)
     if not outcome.success:
@@ -195,7 +198,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=1_000_000)
     parser.add_argument("--skip-replica-set", action="store_true")
     args = parser.parse_args()
-    paths = Paths(PROJECT_DIR / "data" / "bench-reconcile")
+    paths = Paths(REPO / "data" / "bench-reconcile")
     os.environ["CDCLAKE_DATA_DIR"] = str(paths.data_dir)
     faults = prepare(paths, args.documents)
     results = {

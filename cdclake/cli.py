@@ -6,9 +6,9 @@ import argparse
 import sys
 import time
 
-from .generator.delivery import Delivery
-from .generator.dms import EndpointSettings
-from .generator.simulator import Simulator
+from .demo.delivery import Delivery
+from .demo.dms import EndpointSettings
+from .demo.simulator import Simulator
 from .settings import Paths
 
 
@@ -79,7 +79,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_dbt(args: argparse.Namespace) -> int:
-    from .transform import run_dbt
+    from .dbt_runner import run_dbt
 
     outcome = run_dbt(args.dbt_args)
     return 0 if outcome.success else 1
@@ -92,14 +92,14 @@ def cmd_lint_sql(args: argparse.Namespace) -> int:
 
     from sqlfluff.cli.commands import cli as sqlfluff_cli
 
-    from .settings import PROJECT_DIR
+    from .dbt_runner import dbt_environment
+    from .settings import dbt_project_dir
     from .spark import get_or_create_session
-    from .transform import dbt_environment
 
     paths = Paths.from_env()
     os.environ.update(dbt_environment(paths))  # this process ends right after the lint
     get_or_create_session(paths)
-    os.chdir(PROJECT_DIR)
+    os.chdir(dbt_project_dir())
     try:
         sqlfluff_cli.main(args=[args.action, *(args.paths or ["models", "tests/dbt"])], prog_name="sqlfluff")
     except SystemExit as exit_:
@@ -109,11 +109,11 @@ def cmd_lint_sql(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .checks import run_checks
+    from .dbt_runner import run_dbt
+    from .demo.summary import print_run_summary
     from .reconcile.progress import Progress
     from .reconcile.run import Options
     from .reconcile.sources import SnapshotSource
-    from .summary import print_run_summary
-    from .transform import run_dbt
 
     paths = Paths.from_env()
     if not _simulator_exists(paths):

@@ -1,7 +1,11 @@
-"""Where things live: every file the local pipeline writes sits under one data directory.
+"""Where things live: every file the local pipeline writes sits under one data directory,
+and the dbt project (with its suites) is a folder the settings name.
 
-Set ``CDCLAKE_DATA_DIR`` to move it (default: ``data/`` in the project). Nothing is
-written to the working directory, so the pipeline can be run from anywhere.
+Set ``CDCLAKE_DATA_DIR`` to move the data (default: ``data/`` in the dbt project, or in
+the working directory when it is in no project). The dbt project is
+``CDCLAKE_DBT_PROJECT_DIR``, else the working directory or the nearest folder above it
+holding ``dbt_project.yml``, as dbt finds it. Nothing is found next to the package's own
+source, so the installed package works from anywhere.
 """
 
 from __future__ import annotations
@@ -12,13 +16,29 @@ from pathlib import Path
 
 from .names import checked_schema
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+class ProjectNotFound(FileNotFoundError):
+    """No dbt project where the settings and the working directory point."""
+
+
+def _project_above(folder: Path) -> Path | None:
+    return next((f for f in (folder, *folder.parents) if (f / "dbt_project.yml").is_file()), None)
 
 
 def dbt_project_dir() -> Path:
-    """The dbt project: this repository, or ``CDCLAKE_DBT_PROJECT_DIR`` (a copy, a
-    developer's checkout, the folder an Airflow bundle unpacks)."""
-    return Path(os.environ.get("CDCLAKE_DBT_PROJECT_DIR") or PROJECT_DIR).resolve()
+    """The dbt project: ``CDCLAKE_DBT_PROJECT_DIR`` (a checkout, a copy, the folder an
+    Airflow bundle unpacks), else the working directory or the nearest folder above it
+    with a ``dbt_project.yml``."""
+    configured = os.environ.get("CDCLAKE_DBT_PROJECT_DIR")
+    if configured:
+        return Path(configured).resolve()
+    found = _project_above(Path.cwd().resolve())
+    if found is None:
+        raise ProjectNotFound(
+            f"no dbt project (dbt_project.yml) in {Path.cwd()} or above: run from the project's folder "
+            "or set CDCLAKE_DBT_PROJECT_DIR to it"
+        )
+    return found
 
 
 def expectations_dir() -> Path:
@@ -40,7 +60,8 @@ class Paths:
 
     @classmethod
     def from_env(cls) -> Paths:
-        data_dir = Path(os.environ.get("CDCLAKE_DATA_DIR", PROJECT_DIR / "data")).resolve()
+        home = _project_above(Path.cwd().resolve()) or Path.cwd()
+        data_dir = Path(os.environ.get("CDCLAKE_DATA_DIR") or home / "data").resolve()
         return cls(
             data_dir,
             os.environ.get("CDCLAKE_LANDING_ROOT") or None,

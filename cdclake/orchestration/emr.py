@@ -5,16 +5,20 @@ parsed)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from string import Template
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.emr import EmrContainerOperator
 
-from ..settings import PROJECT_DIR
+from ..settings import dbt_project_dir
 from .config import PipelineConfig
 from .tasks import run_seed
 
-JOB_SPEC = PROJECT_DIR / "infra" / "emr" / "checks-job.json"
+
+def job_spec_path() -> Path:
+    """``infra/emr/checks-job.json`` of the project the DAG runs (CDCLAKE_DBT_PROJECT_DIR)."""
+    return dbt_project_dir() / "infra" / "emr" / "checks-job.json"
 
 
 def results_uri(config: PipelineConfig) -> str:
@@ -28,7 +32,7 @@ def job_spec(config: PipelineConfig, seed: int) -> dict[str, Any]:
     values["SEED"] = str(seed)
     values["RESULTS_URI"] = results_uri(config)
     values["EMR_JOB_SCRIPT_URI_DIR"] = config.emr_job_script_uri.rpartition("/")[0]
-    return json.loads(Template(JOB_SPEC.read_text()).substitute(values))
+    return json.loads(Template(job_spec_path().read_text()).substitute(values))
 
 
 class ChecksOnEmr(EmrContainerOperator):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .result import CARRIED, DISCREPANCIES, IN_FLIGHT, RECHECK, RECONCILED, CheckResult, RunResult
+from .result import CARRIED, DISCREPANCIES, IN_FLIGHT, RECHECK, RECONCILED, ModeResult, RunResult
 
 _WORDS = {RECONCILED: "reconciled", IN_FLIGHT: "in flight (re-checked next run)", DISCREPANCIES: "DISCREPANCIES"}
 _SHOWN = 10
 
 
-def _numbers(check: CheckResult) -> str:
+def _numbers(check: ModeResult) -> str:
     if check.mode == RECHECK:
         resolved = len(check.details.get("resolved", ()))
         return (

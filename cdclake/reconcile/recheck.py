@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .result import CARRIED, DUPLICATE_IN_TABLE, RECHECK, CheckResult, Mismatch, OpenDifference
+from .result import CARRIED, DUPLICATE_IN_TABLE, RECHECK, Mismatch, ModeResult, OpenDifference
 from .sides import Side
 from .strategies import compare_keys
 
@@ -41,7 +41,7 @@ def one_per_key(differences: Iterable[OpenDifference]) -> dict[str, OpenDifferen
 
 def recheck(
     collection: str, earlier: Iterable[OpenDifference], source: Side, table: Side, lake: LakeState
-) -> CheckResult:
+) -> ModeResult:
     """Compare again the keys of the open differences of ``collection``."""
     by_key = one_per_key(earlier)
     keys = sorted(by_key)
@@ -53,7 +53,7 @@ def recheck(
         found.update({key: Mismatch(collection, key, DUPLICATE_IN_TABLE) for key in doubled if key in still})
     waiting = [key for key in found if by_key[key].mismatch.in_flight]
     pending = lake.pending(collection).keys if waiting else frozenset()
-    check = CheckResult(RECHECK, collection, compared=len(keys))
+    check = ModeResult(RECHECK, collection, compared=len(keys))
     check.mismatches = [
         replace(found[key], in_flight=by_key[key].mismatch.in_flight and key in pending) for key in keys if key in found
     ]
@@ -68,15 +68,15 @@ def recheck(
     return check
 
 
-def carried(collection: str, earlier: Iterable[OpenDifference]) -> CheckResult:
+def carried(collection: str, earlier: Iterable[OpenDifference]) -> ModeResult:
     """The open differences of a collection this run did not check, as they were."""
     mismatches = [d.mismatch for d in one_per_key(earlier).values()]
-    return CheckResult(
+    return ModeResult(
         CARRIED, collection, mismatches=sorted(mismatches, key=lambda m: m.key), details={"rechecked": False}
     )
 
 
-def still_open(before: Iterable[OpenDifference], checks: Iterable[CheckResult], now: str) -> list[OpenDifference]:
+def still_open(before: Iterable[OpenDifference], checks: Iterable[ModeResult], now: str) -> list[OpenDifference]:
     """The open differences after a run: every mismatch its checks found, once per
     collection and key (confirmed by any check wins over in flight), with when it was first
     seen and how many runs re-checked it."""

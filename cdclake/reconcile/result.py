@@ -80,7 +80,7 @@ class OpenDifference:
 
 
 @dataclass
-class CheckResult:
+class ModeResult:
     """One mode on one collection."""
 
     mode: str
@@ -120,7 +120,7 @@ class RunResult:
     started_at: dt.datetime
     source: str
     table_schema: str
-    checks: list[CheckResult] = field(default_factory=list)
+    checks: list[ModeResult] = field(default_factory=list)
     finished_at: dt.datetime | None = None
     # Per collection, the finish time of the newest apply a ``changed`` check has covered.
     changed_through: dict[str, str | None] = field(default_factory=dict)

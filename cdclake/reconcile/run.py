@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .progress import Progress
 from .recheck import carried, recheck, still_open
-from .result import CheckResult, Mismatch, RunResult
+from .result import Mismatch, ModeResult, RunResult
 from .sides import Side
 from .state import StateFiles
 from .strategies import Bisection, check_changed, check_counts, check_full, check_sample
@@ -102,7 +102,7 @@ def _run_mode(
     lake: LakeState,
     options: Options,
     changed_through: dict[str, str | None],
-) -> CheckResult:
+) -> ModeResult:
     if mode == "counts":
         return check_counts(collection, source, table, lake)
     if mode == "changed":
@@ -117,7 +117,7 @@ def _run_mode(
     raise ValueError(f"unknown mode {mode!r}: choose from {', '.join(MODES)}")
 
 
-def _mark_in_flight(check: CheckResult, lake: LakeState, options: Options, confirmed: set[str]) -> CheckResult:
+def _mark_in_flight(check: ModeResult, lake: LakeState, options: Options, confirmed: set[str]) -> ModeResult:
     """In flight: the key has a landed change the table has not applied, or (live source)
     the difference is seen for the first time and waits for its re-check. A key this run's
     re-check ``confirmed`` stays confirmed whichever mode finds it again."""

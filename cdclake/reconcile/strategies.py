@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .diff import classify
-from .result import DUPLICATE_IN_TABLE, CheckResult, Mismatch
+from .result import DUPLICATE_IN_TABLE, Mismatch, ModeResult
 from .segments import Segment
 from .sides import Side
 
@@ -32,9 +32,9 @@ def compare_keys(collection: str, keys: Iterable[str], source: Side, table: Side
     return [mismatch for mismatch in found if mismatch is not None]
 
 
-def check_counts(collection: str, source: Side, table: Side, lake: LakeState) -> CheckResult:
+def check_counts(collection: str, source: Side, table: Side, lake: LakeState) -> ModeResult:
     source_count, table_count = source.count(collection), table.count(collection)
-    result = CheckResult("counts", collection, source_count=source_count, table_count=table_count)
+    result = ModeResult("counts", collection, source_count=source_count, table_count=table_count)
     watermark = lake.watermark(collection)
     result.details["table_watermark"] = watermark.isoformat() if watermark else None
     if source_count != table_count:
@@ -45,13 +45,11 @@ def check_counts(collection: str, source: Side, table: Side, lake: LakeState) ->
     return result
 
 
-def check_changed(
-    collection: str, source: Side, table: Side, lake: LakeState, since: dt.datetime | None
-) -> CheckResult:
+def check_changed(collection: str, source: Side, table: Side, lake: LakeState, since: dt.datetime | None) -> ModeResult:
     """The keys every apply since the last ``changed`` check wrote (all applies the first
     time), so that no apply goes unchecked whether dbt ran once or once per model."""
     applied = lake.keys_applied_since(collection, since)
-    result = CheckResult("changed", collection, compared=len(set(applied.keys)))
+    result = ModeResult("changed", collection, compared=len(set(applied.keys)))
     result.details = {
         "applied_since": since.isoformat() if since else None,
         "applied_through": applied.through.isoformat() if applied.through else None,
@@ -70,10 +68,10 @@ def sample_keys(collection: str, keys: Iterable[str], size: int, seed: int) -> l
     return sorted(sorted(set(keys), key=rank)[:size])
 
 
-def check_sample(collection: str, source: Side, table: Side, size: int, seed: int) -> CheckResult:
+def check_sample(collection: str, source: Side, table: Side, size: int, seed: int) -> ModeResult:
     # Keys from both sides, so that a document missing on either side can be drawn.
     chosen = sample_keys(collection, [*source.keys(collection), *table.keys(collection)], size, seed)
-    result = CheckResult("sample", collection, compared=len(chosen), details={"seed": seed, "size": size})
+    result = ModeResult("sample", collection, compared=len(chosen), details={"seed": seed, "size": size})
     result.mismatches = compare_keys(collection, chosen, source, table)
     return result
 
@@ -90,10 +88,10 @@ class Bisection:
     max_level_segments: int = 1_024
 
 
-def check_full(collection: str, source: Side, table: Side, bisection: Bisection = Bisection()) -> CheckResult:
+def check_full(collection: str, source: Side, table: Side, bisection: Bisection = Bisection()) -> ModeResult:
     whole = Segment(collection)
     (source_sum,), (table_sum,) = source.checksums([whole]), table.checksums([whole])
-    result = CheckResult("full", collection, source_count=source_sum.count, table_count=table_sum.count)
+    result = ModeResult("full", collection, source_count=source_sum.count, table_count=table_sum.count)
     stats = {"segments_compared": 1, "levels": 0, "leaf_segments": 0, "documents_in_leaves": 0}
     level = [(whole, source_sum.count, table_sum.count)] if source_sum != table_sum else []
     differing: list[str] = []

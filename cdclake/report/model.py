@@ -36,7 +36,7 @@ OTHER = "pipeline"  # dbt tests of models that belong to no one collection (sche
 
 
 @dataclass
-class Check:
+class ReportLine:
     """One line of the report: a check, its outcome, and what it saw."""
 
     name: str
@@ -54,7 +54,7 @@ class CollectionReport:
     events_quarantined: int  # rows quarantined by the applies since the previous report
     files_quarantined: int  # whole files quarantined by the applies since the previous report
     cdc_lag_seconds: float | None
-    checks: list[Check] = field(default_factory=list)
+    checks: list[ReportLine] = field(default_factory=list)
     confirmed: list[dict[str, Any]] = field(default_factory=list)
     in_flight: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)  # open differences that agree now
@@ -84,7 +84,7 @@ class Report:
     status: str
     reason: str
     collections: list[CollectionReport]
-    pipeline_checks: list[Check]
+    pipeline_checks: list[ReportLine]
     history: list[HistoryPoint]
     data_docs: str | None = None
     sources: dict[str, str | None] = field(default_factory=dict)
@@ -197,7 +197,7 @@ def _mismatches(name: str, checks, reconciliation) -> tuple[list[dict], list[dic
     return [m for m in found if not m["in_flight"]], [m for m in found if m["in_flight"]]
 
 
-def _by_schedule(check: Check) -> bool:
+def _by_schedule(check: ReportLine) -> bool:
     """A reconciliation mode this run was not asked for (``full`` runs nightly, say): shown
     as not run, but no reason for amber; a dbt or GX check that did not run is."""
     return check.status == NOT_RUN and check.name in _SCHEDULED
@@ -208,10 +208,10 @@ def _status_of(result_status: str) -> str:
     return {"discrepancies": RED, "in_flight": AMBER}.get(result_status, GREEN)
 
 
-def _reconcile_check(mode: str, check: dict[str, Any] | None) -> Check:
+def _reconcile_check(mode: str, check: dict[str, Any] | None) -> ReportLine:
     label = RECONCILE_MODES[mode]
     if check is None:
-        return Check(label, NOT_RUN, "not scheduled in this run")
+        return ReportLine(label, NOT_RUN, "not scheduled in this run")
     confirmed, in_flight = _difference_counts(check)
     if mode == "counts":
         text = f"MongoDB {check['source_count']:,} · lake {check['table_count']:,}"
@@ -223,7 +223,7 @@ def _reconcile_check(mode: str, check: dict[str, Any] | None) -> Check:
         text += f" · {confirmed} confirmed difference(s)"
     if in_flight:
         text += f" · {in_flight} in flight"
-    return Check(label, _status_of(check["status"]), text)
+    return ReportLine(label, _status_of(check["status"]), text)
 
 
 def _difference_counts(check: dict[str, Any]) -> tuple[int, int]:
@@ -232,12 +232,12 @@ def _difference_counts(check: dict[str, Any]) -> tuple[int, int]:
     return confirmed, len(check["mismatches"]) - confirmed
 
 
-def _earlier_check(checks_by_mode: dict[str, dict[str, Any]]) -> Check:
+def _earlier_check(checks_by_mode: dict[str, dict[str, Any]]) -> ReportLine:
     """The differences earlier runs left open: re-checked by key first (``recheck``), or,
     for a collection this run did not check, listed again as they were (``carried``)."""
     if "carried" in checks_by_mode:
         check = checks_by_mode["carried"]
-        return Check(
+        return ReportLine(
             EARLIER,
             _status_of(check["status"]),
             f"{len(check['mismatches'])} still open from earlier runs, not re-checked (collection not checked)",
@@ -245,30 +245,30 @@ def _earlier_check(checks_by_mode: dict[str, dict[str, Any]]) -> Check:
     check = checks_by_mode.get("recheck")
     if check is None:
         if not checks_by_mode:
-            return Check(EARLIER, NOT_RUN, "not reconciled in this run")
-        return Check(EARLIER, GREEN, "none open")
+            return ReportLine(EARLIER, NOT_RUN, "not reconciled in this run")
+        return ReportLine(EARLIER, GREEN, "none open")
     confirmed, in_flight = _difference_counts(check)
     text = f"{check['compared']} re-checked · {len(check['details'].get('resolved', []))} resolved"
     if confirmed:
         text += f" · {confirmed} still differ"
     if in_flight:
         text += f" · {in_flight} in flight"
-    return Check(EARLIER, _status_of(check["status"]), text)
+    return ReportLine(EARLIER, _status_of(check["status"]), text)
 
 
-def _quarantine_check(files: list[QuarantinedFile]) -> Check:
+def _quarantine_check(files: list[QuarantinedFile]) -> ReportLine:
     """Landed input that never reached the tables: amber for as long as it is held."""
     if not files:
-        return Check(QUARANTINE, GREEN, "nothing held")
-    return Check(QUARANTINE, AMBER, f"{_quarantine_counts(files)} held back, not in the lake")
+        return ReportLine(QUARANTINE, GREEN, "nothing held")
+    return ReportLine(QUARANTINE, AMBER, f"{_quarantine_counts(files)} held back, not in the lake")
 
 
-def _accounting_check(unaccounted: int) -> Check:
+def _accounting_check(unaccounted: int) -> ReportLine:
     """Landed = applied + superseded + quarantined, each counted by the apply on its own
     (macros/cdc/accounting.sql): a row in none of them was lost."""
     if unaccounted == 0:
-        return Check(ACCOUNTING, GREEN, "landed = applied + superseded + quarantined")
-    return Check(
+        return ReportLine(ACCOUNTING, GREEN, "landed = applied + superseded + quarantined")
+    return ReportLine(
         ACCOUNTING,
         RED,
         f"{abs(unaccounted)} landed row(s) {'missing from' if unaccounted > 0 else 'counted twice in'} the "
@@ -306,37 +306,37 @@ def _file_names(files: list[QuarantinedFile]) -> str:
     return ", ".join(names)
 
 
-def _dbt_check(tests: list[DbtTest]) -> Check:
+def _dbt_check(tests: list[DbtTest]) -> ReportLine:
     if not tests:
-        return Check("dbt tests", NOT_RUN, "no dbt test results recorded")
+        return ReportLine("dbt tests", NOT_RUN, "no dbt test results recorded")
     failed = [t for t in tests if t.status in ("fail", "error")]
     warned = [t for t in tests if t.status == "warn"]
     text = f"{len(tests) - len(failed) - len(warned)} of {len(tests)} passed"
     if failed:
-        return Check("dbt tests", RED, text + f" · {len(failed)} failed")
+        return ReportLine("dbt tests", RED, text + f" · {len(failed)} failed")
     if warned:
-        return Check("dbt tests", AMBER, text + f" · {len(warned)} warned")
-    return Check("dbt tests", GREEN, text)
+        return ReportLine("dbt tests", AMBER, text + f" · {len(warned)} warned")
+    return ReportLine("dbt tests", GREEN, text)
 
 
-def _gx_check(suites, ran: bool) -> Check:
+def _gx_check(suites, ran: bool) -> ReportLine:
     if not ran:
-        return Check("Great Expectations", NOT_RUN, "not validated in this run")
+        return ReportLine("Great Expectations", NOT_RUN, "not validated in this run")
     if not suites:
-        return Check("Great Expectations", NOT_RUN, "no suite for this collection: add one under expectations/")
+        return ReportLine("Great Expectations", NOT_RUN, "no suite for this collection: add one under expectations/")
     total = sum(len(s.expectations) for s in suites)
     failed = sum(len(s.failed) for s in suites)
     text = f"{total - failed} of {total} expectations met ({', '.join(s.table for s in suites)})"
-    return Check("Great Expectations", RED if failed else GREEN, text)
+    return ReportLine("Great Expectations", RED if failed else GREEN, text)
 
 
-def _pipeline_checks(reconciliation, quality, facts: LakeFacts, table_collections) -> list[Check]:
+def _pipeline_checks(reconciliation, quality, facts: LakeFacts, table_collections) -> list[ReportLine]:
     tests = [t for t in facts.dbt_tests if _collection_of(t.model, table_collections) == OTHER]
     checks = [_dbt_check(tests)] if tests else []
     if reconciliation is None:
-        checks.append(Check("Reconciliation", NOT_RUN, "no reconciliation result found"))
+        checks.append(ReportLine("Reconciliation", NOT_RUN, "no reconciliation result found"))
     if quality is None:
-        checks.append(Check("Great Expectations", NOT_RUN, "no validation result found"))
+        checks.append(ReportLine("Great Expectations", NOT_RUN, "no validation result found"))
     return checks
 
 
@@ -354,7 +354,7 @@ def _worst(statuses) -> str:
 
 
 def _overall(
-    collections: list[CollectionReport], pipeline: list[Check], facts: LakeFacts | None = None
+    collections: list[CollectionReport], pipeline: list[ReportLine], facts: LakeFacts | None = None
 ) -> tuple[str, str]:
     status = _worst([c.status for c in collections] + [c.status for c in pipeline])
     reasons = []

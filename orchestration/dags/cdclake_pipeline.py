@@ -29,10 +29,10 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from cdclake.catalog import load_catalog, manifest_path
+from cdclake.dbt_runner import dbt_environment
 from cdclake.orchestration import landing_watch, tasks
 from cdclake.orchestration.config import PipelineConfig
 from cdclake.settings import Paths, dbt_project_dir
-from cdclake.transform import dbt_environment
 
 CONFIG = PipelineConfig.from_env()
 PATHS = Paths.from_env()

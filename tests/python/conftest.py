@@ -12,10 +12,10 @@ import pytest
 from bson import json_util
 from bson.json_util import JSONOptions
 
-from cdclake.generator.delivery import Delivery
-from cdclake.generator.dms import EndpointSettings
-from cdclake.generator.documents import COLLECTIONS
-from cdclake.generator.simulator import InjectedFault, Simulator
+from cdclake.demo.delivery import Delivery
+from cdclake.demo.dms import EndpointSettings
+from cdclake.demo.documents import COLLECTIONS
+from cdclake.demo.simulator import InjectedFault, Simulator
 from cdclake.reconcile.keys import key_json
 from cdclake.settings import Paths
 
@@ -55,7 +55,7 @@ class Dataset:
     faults: list[InjectedFault] = field(default_factory=list)
 
     def dbt(self, *args: str):
-        from cdclake.transform import run_dbt
+        from cdclake.dbt_runner import run_dbt
 
         outcome = run_dbt(list(args), self.paths, schema=self.schema)
         assert outcome.success, f"dbt {' '.join(args)} failed: {outcome.error or outcome.statuses}"

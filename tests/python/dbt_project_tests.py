@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from cdclake.settings import PROJECT_DIR
+from repo import REPO
 
-SINGULAR_DIR = PROJECT_DIR / "tests" / "dbt"
+SINGULAR_DIR = REPO / "tests" / "dbt"
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def _test_name(entry: str | dict) -> str:
 
 def generic_tests() -> list[DeclaredTest]:
     declared = []
-    for path in sorted((PROJECT_DIR / "models").rglob("_*.yml")):
+    for path in sorted((REPO / "models").rglob("_*.yml")):
         for model in yaml.safe_load(path.read_text()).get("models", []):
             for entry in model.get("data_tests", []):
                 declared.append(DeclaredTest("generic", _test_name(entry), model["name"]))

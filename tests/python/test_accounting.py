@@ -16,10 +16,12 @@ import pytest
 from bson import ObjectId
 
 from cdclake.catalog import load_catalog
-from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
+from cdclake.dbt_runner import _environment, dbt_environment
+from cdclake.demo.dms import EndpointSettings, Event, write_dms_file
 from cdclake.report.lake_facts import read_lake_facts
-from cdclake.settings import PROJECT_DIR, Paths
-from cdclake.transform import _environment, dbt_environment
+from cdclake.settings import Paths
+
+from repo import REPO
 
 pytestmark = pytest.mark.slow
 T0 = int(dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC).timestamp() * 1_000_000)
@@ -49,8 +51,8 @@ def test_a_merge_that_drops_a_row_fails_the_run_and_turns_the_report_red(workspa
     project = tmp_path / "project"
     project.mkdir()
     for part in ("dbt_project.yml", "models", "macros", "tests/dbt", "profiles"):
-        copy = shutil.copytree if (PROJECT_DIR / part).is_dir() else shutil.copy
-        copy(PROJECT_DIR / part, project / part)
+        copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy
+        copy(REPO / part, project / part)
     merge = project / "macros" / "cdc" / "merge.sql"
     merge.write_text(merge.read_text().replace("using ({{ latest_changes_sql }}) as change", BROKEN_MERGE))
 

@@ -17,8 +17,8 @@ import pytest
 from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId
 
 from cdclake.cli import main
-from cdclake.generator import mongodump
-from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
+from cdclake.demo import mongodump
+from cdclake.demo.dms import EndpointSettings, Event, write_dms_file
 from cdclake.reconcile.keys import key_json
 from cdclake.settings import Paths
 

@@ -21,12 +21,13 @@ from cdclake.catalog import Collection
 from cdclake.orchestration import landing_watch
 from cdclake.orchestration.config import PipelineConfig
 from cdclake.reconcile.sources import MongoReadSettings, connection_string
-from cdclake.settings import PROJECT_DIR
 from cdclake.storage import S3Store
+
+from repo import REPO
 
 pytestmark = pytest.mark.aws_double
 REGION = "eu-central-1"
-INFRA = PROJECT_DIR / "infra"
+INFRA = REPO / "infra"
 
 
 @pytest.fixture
@@ -131,12 +132,12 @@ def test_the_checks_job_is_submitted_to_emr_on_eks_as_specified(aws) -> None:
     assert run["releaseLabel"] == settings.emr_release_label
     assert "${" not in json.dumps(job_spec(settings, seed=7))
     assert f"CDCLAKE_MONGO_URI_SECRET={settings.mongo_uri_secret}" in submitted["sparkSubmitParameters"]
-    assert (PROJECT_DIR / "orchestration" / "jobs" / Path(settings.emr_job_script_uri).name).is_file()
+    assert (REPO / "orchestration" / "jobs" / Path(settings.emr_job_script_uri).name).is_file()
 
 
 def test_the_glue_session_matches_the_dbt_profile_and_glue_accepts_it(aws) -> None:
     session = json.loads((INFRA / "glue" / "interactive-session.json").read_text())
-    profile = yaml.safe_load((PROJECT_DIR / "profiles" / "profiles.yml").read_text())["cdclake"]["outputs"]["glue"]
+    profile = yaml.safe_load((REPO / "profiles" / "profiles.yml").read_text())["cdclake"]["outputs"]["glue"]
     assert profile["glue_version"] == session["GlueVersion"]
     assert profile["worker_type"] == session["WorkerType"]
     assert str(session["NumberOfWorkers"]) in profile["workers"]

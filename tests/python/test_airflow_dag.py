@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 
 from cdclake.cli import advance_source, init_source, write_snapshot
-from cdclake.generator.dms import EndpointSettings
-from cdclake.generator.documents import COLLECTIONS
-from cdclake.settings import PROJECT_DIR, Paths
-from cdclake.transform import run_dbt
+from cdclake.dbt_runner import run_dbt
+from cdclake.demo.dms import EndpointSettings
+from cdclake.demo.documents import COLLECTIONS
+from cdclake.settings import Paths
+
+from repo import REPO
 
 pytestmark = pytest.mark.slow
 
-DAGS = PROJECT_DIR / "orchestration" / "dags"
+DAGS = REPO / "orchestration" / "dags"
 AIRFLOW = Path(sys.executable).with_name("airflow")
 AWS_SETTINGS = {
     "CDCLAKE_ENVIRONMENT": "aws",

@@ -178,10 +178,10 @@ def _readable(path: Path) -> bool:
 def test_quarantine_is_counted_per_collection_in_the_report_and_the_run_summary(
     bad_input: Dataset, spark, tmp_path: Path
 ) -> None:
+    from cdclake.demo.summary import format_quarantine, quarantined
     from cdclake.report.lake_facts import read_lake_facts
     from cdclake.report.publish import make_report
     from cdclake.storage import LocalStore
-    from cdclake.summary import format_quarantine, quarantined
 
     unreadable = {"20261126-1000040000.parquet", "20261126-1000060000.parquet"}  # not Parquet, truncated
     (rows,) = spark.sql("select count(*) from bad_input.dms_quarantine where source_row is not null").first()

@@ -18,8 +18,8 @@ from bson.raw_bson import RawBSONDocument
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdclake.generator.dms import EndpointSettings, to_extended_json
-from cdclake.generator.documents import COLLECTIONS, make_document
+from cdclake.demo.dms import EndpointSettings, to_extended_json
+from cdclake.demo.documents import COLLECTIONS, make_document
 from cdclake.reconcile.canonical import NoCanonicalForm, canonical_bytes, document_hash, extended_json_hash
 
 UTC = dt.UTC

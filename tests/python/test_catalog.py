@@ -11,7 +11,7 @@ import pytest
 
 from cdclake.catalog import Catalog, CatalogError, load_catalog, manifest_path
 from cdclake.cli import main
-from cdclake.generator.documents import COLLECTIONS
+from cdclake.demo.documents import COLLECTIONS
 from cdclake.settings import Paths
 
 from conftest import Dataset

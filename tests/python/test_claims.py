@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from cdclake.settings import PROJECT_DIR
-
 from dbt_project_tests import declared_tests
+from repo import REPO
 
-CLAIMS = PROJECT_DIR / "docs" / "claims.md"
+CLAIMS = REPO / "docs" / "claims.md"
 TEST_REF = re.compile(r"`(tests/python/[\w/]+\.py)::(\w+)`")
 BENCH_REF = re.compile(r"`(bench/[\w/.-]+)`")
 DOC_REF = re.compile(r"(README\.md|docs/[\w/.-]+\.md)")
@@ -37,7 +36,7 @@ def claim_rows() -> list[tuple[str, str, str, str]]:
 @cache
 def functions(path: str) -> frozenset[str]:
     """Module-level functions of a test file (what pytest collects as tests)."""
-    tree = ast.parse((PROJECT_DIR / path).read_text())
+    tree = ast.parse((REPO / path).read_text())
     return frozenset(node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef))
 
 
@@ -52,19 +51,19 @@ def test_each_claim_names_tests_and_benchmarks_that_exist(row: tuple[str, str, s
     tests, benches = TEST_REF.findall(backed_by), BENCH_REF.findall(backed_by)
     assert tests or benches or backed_by.startswith(NO_TEST), f"claim {number} names no test: {backed_by}"
     for path, name in tests:
-        assert (PROJECT_DIR / path).is_file(), f"claim {number}: no file {path}"
+        assert (REPO / path).is_file(), f"claim {number}: no file {path}"
         assert name in functions(path), f"claim {number}: {path} has no function {name}"
     for path in benches:
-        assert (PROJECT_DIR / path).is_file(), f"claim {number}: no benchmark file {path}"
+        assert (REPO / path).is_file(), f"claim {number}: no benchmark file {path}"
     if any(path.endswith(".py") for path in benches):  # a benchmark comes with its results
         assert any(path.startswith("bench/results/") for path in benches), f"claim {number}: results missing"
     documents = DOC_REF.findall(source)
-    assert documents and all((PROJECT_DIR / d).is_file() for d in documents), f"claim {number}: source {source}"
+    assert documents and all((REPO / d).is_file() for d in documents), f"claim {number}: source {source}"
 
 
 def test_every_document_has_its_claims_listed() -> None:
     listed = {d for row in claim_rows() for d in DOC_REF.findall(row[2])}
-    documents = {"README.md"} | {str(p.relative_to(PROJECT_DIR)) for p in (PROJECT_DIR / "docs").rglob("*.md")}
+    documents = {"README.md"} | {str(p.relative_to(REPO)) for p in (REPO / "docs").rglob("*.md")}
     assert documents - {"docs/claims.md"} <= listed, "documents without a row in docs/claims.md"
 
 
@@ -78,17 +77,17 @@ def test_the_checker_finds_a_missing_test() -> None:
 
 
 def expectations() -> int:
-    return sum(len(json.loads(p.read_text())["expectations"]) for p in (PROJECT_DIR / "expectations").glob("*.json"))
+    return sum(len(json.loads(p.read_text())["expectations"]) for p in (REPO / "expectations").glob("*.json"))
 
 
 def test_the_figures_of_the_docs_are_the_projects() -> None:
     tests, suites = len(declared_tests()), expectations()
-    doc = (PROJECT_DIR / "docs" / "tests.md").read_text()
+    doc = (REPO / "docs" / "tests.md").read_text()
     assert f"**{tests} dbt tests**" in doc
     assert f"**{suites} expectations**" in doc
     assert f"test_each_breakage_fails_exactly_its_expectation`, {suites} cases" in doc
-    assert f"`dbt build`: 12 models, {tests} tests" in (PROJECT_DIR / "README.md").read_text()
-    models = [p for p in (PROJECT_DIR / "models").rglob("*.sql") if "staging" not in p.parts]  # staging: ephemeral
+    assert f"`dbt build`: 12 models, {tests} tests" in (REPO / "README.md").read_text()
+    models = [p for p in (REPO / "models").rglob("*.sql") if "staging" not in p.parts]  # staging: ephemeral
     assert len(models) == 12
 
 

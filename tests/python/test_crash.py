@@ -21,9 +21,9 @@ import pytest
 from bson import json_util
 
 from cdclake.cli import main
-from cdclake.generator.delivery import Delivery
-from cdclake.generator.dms import EndpointSettings
-from cdclake.generator.simulator import Simulator
+from cdclake.demo.delivery import Delivery
+from cdclake.demo.dms import EndpointSettings
+from cdclake.demo.simulator import Simulator
 from cdclake.reconcile.keys import key_json
 from cdclake.settings import Paths
 

@@ -26,13 +26,13 @@ import pytest
 from bson import Decimal128
 
 from cdclake.catalog import load_catalog
-from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
-from cdclake.generator.documents import make_document, object_id
-from cdclake.generator.simulator import Simulator
+from cdclake.dbt_runner import DbtOutcome, run_dbt
+from cdclake.demo.dms import EndpointSettings, Event, write_dms_file
+from cdclake.demo.documents import make_document, object_id
+from cdclake.demo.simulator import Simulator
 from cdclake.reconcile.keys import key_json
 from cdclake.report.lake_facts import read_lake_facts
 from cdclake.settings import Paths
-from cdclake.transform import DbtOutcome, run_dbt
 
 from conftest import SEED, Dataset
 from dbt_project_tests import declared_tests

@@ -18,11 +18,12 @@ from typing import ClassVar
 import pytest
 
 from cdclake.cli import main
-from cdclake.reconcile.result import CheckResult, Mismatch, RunResult
-from cdclake.settings import PROJECT_DIR
+from cdclake.reconcile.result import Mismatch, ModeResult, RunResult
+
+from repo import REPO
 
 START = dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC)
-EMR_JOB = PROJECT_DIR / "orchestration" / "jobs" / "checks_job.py"
+EMR_JOB = REPO / "orchestration" / "jobs" / "checks_job.py"
 
 
 class Crash(RuntimeError):
@@ -30,7 +31,7 @@ class Crash(RuntimeError):
 
 
 def run_result(verdict: str) -> RunResult:
-    check = CheckResult("sample", "invoices", compared=10)
+    check = ModeResult("sample", "invoices", compared=10)
     if verdict in ("in_flight", "discrepancies"):
         check.mismatches = [Mismatch("invoices", '"INV-1"', "differs", in_flight=verdict == "in_flight")]
     result = RunResult(started_at=START, source="SnapshotSource('dump')", table_schema="ledger", checks=[check])

@@ -24,19 +24,20 @@ from bson import Decimal128, ObjectId
 
 from cdclake.catalog import load_catalog
 from cdclake.checks import run_checks
-from cdclake.generator import mongodump
-from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
-from cdclake.generator.simulator import Simulator
+from cdclake.dbt_runner import DbtOutcome, run_dbt
+from cdclake.demo import mongodump
+from cdclake.demo.dms import EndpointSettings, Event, write_dms_file
+from cdclake.demo.simulator import Simulator
 from cdclake.quality.suites import SuiteFileError, check_against_catalog, load_suites
 from cdclake.reconcile.progress import Progress
 from cdclake.reconcile.run import MODES, Options
 from cdclake.reconcile.sources import SnapshotSource
 from cdclake.report.model import RECONCILE_MODES
 from cdclake.report.publish import PublishedReport
-from cdclake.settings import PROJECT_DIR, Paths
-from cdclake.transform import DbtOutcome, run_dbt
+from cdclake.settings import Paths
 
 from conftest import SEED
+from repo import REPO
 from test_airflow_dag import airflow_env, inspect_dags
 
 pytestmark = pytest.mark.slow
@@ -170,9 +171,9 @@ def fifth(tmp_path_factory: pytest.TempPathFactory, spark) -> Iterator[Fifth]:
     root = tmp_path_factory.mktemp("fifth")
     project = root / "project"
     for part in PROJECT_PARTS:
-        copy = shutil.copytree if (PROJECT_DIR / part).is_dir() else shutil.copy2
+        copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy2
         (project / part).parent.mkdir(parents=True, exist_ok=True)
-        copy(PROJECT_DIR / part, project / part)
+        copy(REPO / part, project / part)
     add_timesheets(project)
 
     paths = Paths(root / "data")

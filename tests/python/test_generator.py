@@ -14,11 +14,11 @@ import pytest
 from bson import ObjectId, json_util
 from bson.json_util import JSONOptions
 
-from cdclake.generator import mongodump
-from cdclake.generator.delivery import Delivery
-from cdclake.generator.dms import EndpointSettings
-from cdclake.generator.documents import COLLECTIONS, make_document
-from cdclake.generator.simulator import Simulator
+from cdclake.demo import mongodump
+from cdclake.demo.delivery import Delivery
+from cdclake.demo.dms import EndpointSettings
+from cdclake.demo.documents import COLLECTIONS, make_document
+from cdclake.demo.simulator import Simulator
 
 TS_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
 CDC_NAME = re.compile(r"^\d{8}-\d{10}\.parquet$")

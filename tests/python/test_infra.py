@@ -8,10 +8,11 @@ import json
 import pytest
 
 from cdclake.catalog import Catalog, load_catalog
-from cdclake.generator.dms import EndpointSettings
-from cdclake.settings import PROJECT_DIR
+from cdclake.demo.dms import EndpointSettings
 
-DMS = PROJECT_DIR / "infra" / "dms"
+from repo import REPO
+
+DMS = REPO / "infra" / "dms"
 
 
 @pytest.fixture(scope="module")

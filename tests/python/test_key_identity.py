@@ -23,10 +23,12 @@ from bson.json_util import CANONICAL_JSON_OPTIONS, LEGACY_JSON_OPTIONS, RELAXED_
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cdclake.dbt_runner import dbt_environment
 from cdclake.reconcile.canonical import BSON_OPTIONS
 from cdclake.reconcile.keys import UnsupportedKey, key_json, key_value
-from cdclake.settings import PROJECT_DIR, Paths
-from cdclake.transform import dbt_environment
+from cdclake.settings import Paths
+
+from repo import REPO
 
 _DECODE = BSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 JSON_MODES = {"canonical": CANONICAL_JSON_OPTIONS, "relaxed": RELAXED_JSON_OPTIONS, "legacy": LEGACY_JSON_OPTIONS}
@@ -94,11 +96,11 @@ def sql_key(spark, workspace: Path):
     """The compiled key expression of macros/cdc/keys.sql, as a function of JSON texts."""
     from dbt.cli.main import dbtRunner
 
-    from cdclake.transform import _environment
+    from cdclake.dbt_runner import _environment
 
     paths = Paths(workspace / "key_identity")
     with _environment(dbt_environment(paths)):
-        result = dbtRunner().invoke(["compile", "--inline", KEY_SQL, "--quiet", "--project-dir", str(PROJECT_DIR)])
+        result = dbtRunner().invoke(["compile", "--inline", KEY_SQL, "--quiet", "--project-dir", str(REPO)])
     assert result.success, result.exception
     compiled = result.result.results[0].node.compiled_code
 

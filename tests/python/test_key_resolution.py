@@ -17,10 +17,12 @@ from bson import ObjectId, json_util
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdclake.generator.dms import dms_key_text
+from cdclake.dbt_runner import dbt_environment
+from cdclake.demo.dms import dms_key_text
 from cdclake.reconcile.keys import key_json
-from cdclake.settings import PROJECT_DIR, Paths
-from cdclake.transform import dbt_environment
+from cdclake.settings import Paths
+
+from repo import REPO
 
 HEX = "5f00000000000000000000aa"
 # keys whose DMS texts collide with one another's, and some that collide with nothing
@@ -44,11 +46,11 @@ def resolve(spark, workspace: Path):
     """Runs the project's compiled resolution SQL on a table and a batch of events."""
     from dbt.cli.main import dbtRunner
 
-    from cdclake.transform import _environment
+    from cdclake.dbt_runner import _environment
 
     inline = "\n".join(f"-- section {name}\n{sql}" for name, sql in SECTIONS.items())
     with _environment(dbt_environment(Paths(workspace / "key_resolution"))):
-        result = dbtRunner().invoke(["compile", "--inline", inline, "--quiet", "--project-dir", str(PROJECT_DIR)])
+        result = dbtRunner().invoke(["compile", "--inline", inline, "--quiet", "--project-dir", str(REPO)])
     assert result.success, result.exception
     compiled = result.result.results[0].node.compiled_code
     parts = compiled.split("-- section ")[1:]

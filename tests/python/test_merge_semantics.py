@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bson import ObjectId
 
-from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
+from cdclake.demo.dms import EndpointSettings, Event, write_dms_file
 from cdclake.reconcile.keys import key_json
 from cdclake.settings import Paths
 

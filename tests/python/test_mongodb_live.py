@@ -13,8 +13,8 @@ import pytest
 from pymongo import MongoClient, monitoring
 
 from cdclake.catalog import Namespace
-from cdclake.generator import mongodump
-from cdclake.generator.documents import make_document
+from cdclake.demo import mongodump
+from cdclake.demo.documents import make_document
 from cdclake.reconcile.keys import key_json
 from cdclake.reconcile.sides import SourceSide
 from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource

@@ -16,12 +16,12 @@ import pytest
 from bson import ObjectId, json_util
 
 from cdclake.catalog import load_catalog
-from cdclake.generator.dms import EndpointSettings
-from cdclake.generator.simulator import Simulator
+from cdclake.dbt_runner import run_dbt
+from cdclake.demo.dms import EndpointSettings
+from cdclake.demo.simulator import Simulator
 from cdclake.names import UnusableName, hadoop_glob_literal
 from cdclake.reconcile.lake import LakeState
 from cdclake.settings import Paths, target_schema
-from cdclake.transform import run_dbt
 
 from conftest import SEED, Dataset
 

@@ -6,6 +6,8 @@ import pytest
 
 from cdclake.settings import Paths
 
+from repo import REPO
+
 CLOUD_ENV = {
     "CDCLAKE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/cdclake-glue",
     "AWS_REGION": "eu-west-1",
@@ -17,7 +19,7 @@ CLOUD_ENV = {
 
 @pytest.mark.parametrize("target", ["local", "glue", "emr"])
 def test_dbt_parse_succeeds(target: str, workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cdclake.transform import run_dbt
+    from cdclake.dbt_runner import run_dbt
 
     for name, value in CLOUD_ENV.items():
         monkeypatch.setenv(name, value)
@@ -26,8 +28,6 @@ def test_dbt_parse_succeeds(target: str, workspace, monkeypatch: pytest.MonkeyPa
 
 
 def test_profiles_hold_no_secrets() -> None:
-    from cdclake.settings import PROJECT_DIR
-
-    text = (PROJECT_DIR / "profiles" / "profiles.yml").read_text().lower()
+    text = (REPO / "profiles" / "profiles.yml").read_text().lower()
     for word in ("password:", "aws_secret_access_key", "token:", "secret:"):
         assert word not in text

@@ -12,7 +12,9 @@ import yaml
 from cdclake.quality.suites import SuiteFileError, load_suites
 from cdclake.quality.validate import _columns, validate_frames
 from cdclake.redaction import REDACTED
-from cdclake.settings import PROJECT_DIR, expectations_dir
+from cdclake.settings import expectations_dir
+
+from repo import REPO
 
 T = pd.Timestamp
 
@@ -199,7 +201,7 @@ def test_row_count_bounds_come_from_the_last_run(context):
 
 def test_every_column_a_suite_checks_is_a_documented_column_of_its_model():
     documented = {}
-    for path in (PROJECT_DIR / "models").rglob("_*__models.yml"):
+    for path in (REPO / "models").rglob("_*__models.yml"):
         for model in yaml.safe_load(path.read_text())["models"]:
             documented[model["name"]] = {c["name"] for c in model.get("columns", [])}
     for suite in load_suites():

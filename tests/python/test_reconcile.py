@@ -11,8 +11,8 @@ import pytest
 
 from cdclake.catalog import load_catalog
 from cdclake.cli import main
-from cdclake.generator.delivery import Delivery
-from cdclake.generator.simulator import FAULT_KINDS
+from cdclake.demo.delivery import Delivery
+from cdclake.demo.simulator import FAULT_KINDS
 from cdclake.reconcile.lake import LakeState
 from cdclake.reconcile.progress import Progress
 from cdclake.reconcile.run import Options, reconcile

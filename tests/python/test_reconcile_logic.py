@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cdclake.catalog import Namespace
-from cdclake.generator.documents import COLLECTIONS, make_document
+from cdclake.demo.documents import COLLECTIONS, make_document
 from cdclake.reconcile.canonical import document_hash
 from cdclake.reconcile.keys import key_json
 from cdclake.reconcile.lake import AppliedKeys, PendingChanges
@@ -31,8 +31,8 @@ from cdclake.reconcile.result import (
     IN_FLIGHT,
     MISSING_IN_TABLE,
     RECONCILED,
-    CheckResult,
     Mismatch,
+    ModeResult,
     OpenDifference,
 )
 from cdclake.reconcile.run import Options, UsageError, parse_modes, reconcile
@@ -381,7 +381,7 @@ def test_a_recheck_keeps_what_still_differs_and_names_what_is_resolved() -> None
 
     # What stays open: first seen kept, one more re-check; a new key starts its history;
     # another check confirming an in-flight key confirms it.
-    later = CheckResult("sample", "c", mismatches=[Mismatch("c", "b", DIFFERS), Mismatch("c", "g", EXTRA_IN_TABLE)])
+    later = ModeResult("sample", "c", mismatches=[Mismatch("c", "b", DIFFERS), Mismatch("c", "g", EXTRA_IN_TABLE)])
     after = {d.key: d for d in still_open(earlier, [check, later], "2026-11-30T00:00:00+00:00")}
     assert sorted(after) == ["a", "b", "c", "e", "g"]
     assert (after["b"].mismatch.in_flight, after["b"].first_seen, after["b"].rechecks) == (

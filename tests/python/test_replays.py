@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from cdclake.generator.delivery import Delivery
+from cdclake.demo.delivery import Delivery
 
 from conftest import BATCHES, COLLECTION_PARAMS, EVENTS_PER_BATCH, Dataset, new_dataset
 

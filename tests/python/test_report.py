@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cdclake.quality.result import ExpectationOutcome, QualityResult, SuiteOutcome
-from cdclake.reconcile.result import CheckResult, FieldDifference, Mismatch, RunResult
+from cdclake.reconcile.result import FieldDifference, Mismatch, ModeResult, RunResult
 from cdclake.redaction import REDACTED, Redactor
 from cdclake.report.facts import DbtTest, LakeFacts, QuarantinedFile
 from cdclake.report.publish import make_report
@@ -30,7 +30,7 @@ def reconciliation(confirmed: int, in_flight: int) -> dict:
     result = RunResult(started_at=START, source="SnapshotSource('dump')", table_schema="ledger")
     for collection in COLLECTIONS:
         for mode in ("counts", "changed", "sample", "full"):
-            check = CheckResult(mode, collection, compared=100, source_count=1000, table_count=1000)
+            check = ModeResult(mode, collection, compared=100, source_count=1000, table_count=1000)
             if collection == "invoices" and mode == "full":
                 check.mismatches = [
                     Mismatch("invoices", f"inv{i}", "differs", fields=(FieldDifference("status", '"paid"', '"void"'),))
@@ -205,9 +205,9 @@ def spellings(value: str) -> set[str]:
 def test_a_faulty_lake_gets_a_red_report_that_shows_no_sensitive_value(faulty, spark, tmp_path: Path) -> None:
     from cdclake.catalog import load_catalog
     from cdclake.cli import main
+    from cdclake.dbt_runner import run_dbt
     from cdclake.quality.validate import validate_lake
     from cdclake.report.publish import report_on_lake
-    from cdclake.transform import run_dbt
 
     build = run_dbt(["build", "--exclude", "current_state"], faulty.paths, schema=faulty.schema)
     assert not build.success  # the corrupted invoice status fails accepted_values
@@ -311,7 +311,7 @@ def test_any_quarantine_keeps_the_report_amber_and_names_the_files(tmp_path: Pat
 
 def rechecked(result: dict, still: list[str], resolved: list[str], in_flight: bool = False) -> dict:
     """``result`` with an invoices re-check of open differences in front of its checks."""
-    check = CheckResult("recheck", "invoices", compared=len(still) + len(resolved))
+    check = ModeResult("recheck", "invoices", compared=len(still) + len(resolved))
     check.mismatches = [Mismatch("invoices", key, "missing_in_table", in_flight=in_flight) for key in still]
     check.details = {"open_before": check.compared, "resolved": [
         {"key": key, "kind": "differs", "first_seen": START.isoformat()} for key in resolved
@@ -361,7 +361,7 @@ def test_each_check_shows_the_status_its_result_gives(tmp_path: Path) -> None:
 def test_a_collection_this_run_did_not_check_keeps_its_open_differences(tmp_path: Path) -> None:
     result = reconciliation(0, 0)
     result["checks"] = [c for c in result["checks"] if c["collection"] != "invoices"]
-    carried = CheckResult("carried", "invoices", mismatches=[Mismatch("invoices", "inv9", "differs")])
+    carried = ModeResult("carried", "invoices", mismatches=[Mismatch("invoices", "inv9", "differs")])
     result["checks"].append(carried.to_json())
     report = make_report(result, quality(False), facts(1), LocalStore(tmp_path), run_id="r").report
     invoices = report.collections[2]

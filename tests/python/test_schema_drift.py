@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from bson import json_util
 
-from cdclake.generator.dms import EndpointSettings, Event, write_dms_file
-from cdclake.generator.documents import make_document
+from cdclake.demo.dms import EndpointSettings, Event, write_dms_file
+from cdclake.demo.documents import make_document
 from cdclake.reconcile.keys import key_json
 
 from conftest import Dataset, new_dataset

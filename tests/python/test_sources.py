@@ -13,8 +13,8 @@ import pytest
 from bson import ObjectId
 
 from cdclake.catalog import Namespace
-from cdclake.generator.dms import EndpointSettings
-from cdclake.generator.simulator import Simulator
+from cdclake.demo.dms import EndpointSettings
+from cdclake.demo.simulator import Simulator
 from cdclake.reconcile.canonical import canonical_bytes
 from cdclake.reconcile.keys import key_json
 from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .catalog import Catalog, load_catalog
-from .settings import Paths, target_schema
-from .spark import get_or_create_session
-from .transform import DbtOutcome
+from ..catalog import Catalog, load_catalog
+from ..dbt_runner import DbtOutcome
+from ..settings import Paths, target_schema
+from ..spark import get_or_create_session
 
 if TYPE_CHECKING:
-    from .report.facts import QuarantinedFile
+    from ..report.facts import QuarantinedFile
 
 FILES_SHOWN = 5  # quarantined files named per collection; the rest are counted
 
@@ -49,7 +49,7 @@ def quarantined(
 ) -> dict[str, list[QuarantinedFile]]:
     """Per collection, the landing files in ``dms_quarantine`` (whole, or some of their
     rows): those one dbt invocation put there, or all of them."""
-    from .report.lake_facts import read_quarantine
+    from ..report.lake_facts import read_quarantine
 
     schema = schema or target_schema()
     spark = get_or_create_session()
