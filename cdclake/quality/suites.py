@@ -3,6 +3,10 @@
 Each file is a Great Expectations 1.x suite (``name``, ``expectations``) whose ``meta``
 says which table it checks, the table's key (shown next to each failing example), the
 MongoDB collection it comes from, and how far the row count may move between runs.
+
+Suites hold the rules GX owns: plausibility of values and volume against history. The
+rules of a model's contract belong to its dbt tests (docs/tests.md "Who owns which
+rule"); a suite that writes one again is refused, so one fault never makes two red lines.
 """
 
 from __future__ import annotations
@@ -15,6 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import expectations_dir
+
+# Expectation types whose rule a dbt test owns, and the dbt test to write instead.
+DBT_OWNED_EXPECTATIONS = {
+    "expect_column_values_to_be_unique": "a `unique` test",
+    "expect_compound_columns_to_be_unique": "a `unique` test on the combined key",
+    "expect_column_values_to_not_be_null": "a `not_null` test (with `config: where:` when only some rows need it)",
+    "expect_column_values_to_be_in_set": "an `accepted_values` test",
+    "expect_column_pair_values_to_be_equal": "a singular test in tests/dbt/ over the mart's computed sums",
+}
 
 
 class SuiteFileError(ValueError):
@@ -77,6 +90,21 @@ def check_against_catalog(suites: list[SuiteFile], table_collections: Mapping[st
             )
 
 
+def _refuse_rules_dbt_owns(path: Path, definition: dict[str, Any]) -> None:
+    for number, expectation in enumerate(definition.get("expectations", []), start=1):
+        instead = DBT_OWNED_EXPECTATIONS.get(expectation.get("type"))
+        if instead:
+            kwargs = expectation.get("kwargs", {})
+            columns = ", ".join(
+                str(kwargs[k]) for k in ("column", "column_list", "column_A", "column_B") if k in kwargs
+            )
+            raise SuiteFileError(
+                f"{path}: expectation {number} ({expectation['type']} on {columns}) is a rule dbt owns: "
+                f"write it as {instead} in the model's YAML and remove it here (docs/tests.md, "
+                '"Who owns which rule")'
+            )
+
+
 def _read(path: Path) -> SuiteFile:
     try:
         definition = json.loads(path.read_text())
@@ -100,6 +128,7 @@ def _read(path: Path) -> SuiteFile:
         ) from error
     if definition.get("name") != suite.table:
         raise SuiteFileError(f"{path}: the suite's name must be its table's name, '{suite.table}'")
+    _refuse_rules_dbt_owns(path, definition)
     try:
         suite.expectation_suite()
     except Exception as error:  # GX's own validation of types and arguments

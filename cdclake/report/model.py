@@ -327,7 +327,7 @@ def _gx_check(suites, ran: bool) -> ReportLine:
     total = sum(len(s.expectations) for s in suites)
     failed = sum(len(s.failed) for s in suites)
     text = f"{total - failed} of {total} expectations met ({', '.join(s.table for s in suites)})"
-    return ReportLine("Great Expectations", RED if failed else GREEN, text)
+    return ReportLine("Great Expectations", GREEN if all(s.success for s in suites) else RED, text)
 
 
 def _pipeline_checks(reconciliation, quality, facts: LakeFacts, table_collections) -> list[ReportLine]:

@@ -86,6 +86,9 @@ models:
         data_tests:
           - unique
           - not_null
+      - name: employee_id
+        data_tests:
+          - not_null
 """
 MART_SQL = """\
 {%- set typed = [
@@ -109,8 +112,6 @@ SUITE = {
     "name": "timesheets",
     "meta": {"table": "timesheets", "key": "timesheet_id", "collection": "timesheets"},
     "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "employee_id"},
-         "description": "Every timesheet names its employee."},
         {"type": "expect_column_values_to_be_between", "kwargs": {"column": "hours", "min_value": 0, "max_value": 24},
          "description": "A day's hours are between 0 and 24."},
     ],

@@ -3,13 +3,14 @@ of breaking a table fails exactly the expectation written for it."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
 
 import pandas as pd
 import pytest
 import yaml
 
-from cdclake.quality.suites import SuiteFileError, load_suites
+from cdclake.quality.suites import DBT_OWNED_EXPECTATIONS, SuiteFileError, load_suites
 from cdclake.quality.validate import _columns, validate_frames
 from cdclake.redaction import REDACTED
 from cdclake.settings import expectations_dir
@@ -60,59 +61,34 @@ SHRUNK = None
 ROW_COUNT = ("expect_table_row_count_to_be_between", ())
 BREAKAGES = [
     ("clients", SHRUNK, ROW_COUNT),
-    ("clients", {"client_id": "c1"}, ("expect_column_values_to_be_unique", ("client_id",))),
-    ("clients", {"client_name": None}, ("expect_column_values_to_not_be_null", ("client_name",))),
-    ("clients", {"tax_id": None}, ("expect_column_values_to_not_be_null", ("tax_id",))),
     ("clients", {"tax_id": "de123"}, ("expect_column_values_to_match_regex", ("tax_id",))),
     ("clients", {"email": "billing-at-client"}, ("expect_column_values_to_match_regex", ("email",))),
-    ("clients", {"status": "deleted"}, ("expect_column_values_to_be_in_set", ("status",))),
     ("clients", {"credit_limit": D("-5.00")}, ("expect_column_values_to_be_between", ("credit_limit",))),
     ("clients", {"founded_on": T("1700-01-01")}, ("expect_column_values_to_be_between", ("founded_on",))),
     ("clients", {"created_at": T("1999-12-31")}, ("expect_column_values_to_be_between", ("created_at",))),
     ("engagements", SHRUNK, ROW_COUNT),
-    ("engagements", {"engagement_id": "e1"}, ("expect_column_values_to_be_unique", ("engagement_id",))),
-    ("engagements", {"client_id": None}, ("expect_column_values_to_not_be_null", ("client_id",))),
-    ("engagements", {"engagement_code": None}, ("expect_column_values_to_not_be_null", ("engagement_code",))),
-    ("engagements", {"engagement_type": "consulting"}, ("expect_column_values_to_be_in_set", ("engagement_type",))),
-    ("engagements", {"status": "cancelled"}, ("expect_column_values_to_be_in_set", ("status",))),
     ("engagements", {"hourly_rate": D("0.00")}, ("expect_column_values_to_be_between", ("hourly_rate",))),
     ("engagements", {"budget_hours": 0}, ("expect_column_values_to_be_between", ("budget_hours",))),
     ("engagements", {"start_date": T("1999-12-31")}, ("expect_column_values_to_be_between", ("start_date",))),
     ("engagements", {"end_date": T("2023-12-31")}, ("expect_column_pair_values_a_to_be_greater_than_b", ("end_date", "start_date"))),
     ("invoices", SHRUNK, ROW_COUNT),
-    ("invoices", {"invoice_id": "i1"}, ("expect_column_values_to_be_unique", ("invoice_id",))),
-    ("invoices", {"invoice_number": "INV-1"}, ("expect_column_values_to_be_unique", ("invoice_number",))),
-    ("invoices", {"client_id": None}, ("expect_column_values_to_not_be_null", ("client_id",))),
-    ("invoices", {"status": "overdue"}, ("expect_column_values_to_be_in_set", ("status",))),
     ("invoices", {"currency": "euro"}, ("expect_column_values_to_match_regex", ("currency",))),
-    ("invoices", {"total_amount": None, "line_items_amount": None}, ("expect_column_values_to_not_be_null", ("total_amount",))),
     ("invoices", {"total_amount": D("-1.00"), "line_items_amount": D("-1.00")}, ("expect_column_values_to_be_between", ("total_amount",))),
-    ("invoices", {"line_items_amount": D("125.49")}, ("expect_column_pair_values_to_be_equal", ("total_amount", "line_items_amount"))),
     ("invoices", {"issued_at": T("2199-01-01"), "due_at": None, "paid_at": None, "status": "issued"}, ("expect_column_values_to_be_between", ("issued_at",))),
     ("invoices", {"due_at": T("2025-01-09")}, ("expect_column_pair_values_a_to_be_greater_than_b", ("due_at", "issued_at"))),
     ("invoices", {"paid_at": T("2025-01-09")}, ("expect_column_pair_values_a_to_be_greater_than_b", ("paid_at", "issued_at"))),
-    ("invoices", {"paid_at": None}, ("expect_column_values_to_not_be_null", ("paid_at",))),
     ("invoice_line_items", SHRUNK, ROW_COUNT),
-    ("invoice_line_items", {"invoice_line_id": "i1-1"}, ("expect_column_values_to_be_unique", ("invoice_line_id",))),
     ("invoice_line_items", {"quantity": D("0.0000")}, ("expect_column_values_to_be_between", ("quantity",))),
     ("invoice_line_items", {"unit_price": D("-0.01")}, ("expect_column_values_to_be_between", ("unit_price",))),
-    ("invoice_line_items", {"line_amount": None}, ("expect_column_values_to_not_be_null", ("line_amount",))),
     ("invoice_line_items", {"line_amount": D("-25.00")}, ("expect_column_values_to_be_between", ("line_amount",))),
     ("invoice_line_items", {"tax_rate": 1.5}, ("expect_column_values_to_be_between", ("tax_rate",))),
     ("journal_entries", SHRUNK, ROW_COUNT),
-    ("journal_entries", {"journal_entry_id": "JE-1"}, ("expect_column_values_to_be_unique", ("journal_entry_id",))),
-    ("journal_entries", {"entry_no": 10_000_000_001}, ("expect_column_values_to_be_unique", ("entry_no",))),
-    ("journal_entries", {"posted_at": None}, ("expect_column_values_to_not_be_null", ("posted_at",))),
     ("journal_entries", {"posted_at": T("1999-12-31")}, ("expect_column_values_to_be_between", ("posted_at",))),
     ("journal_entries", {"accounting_period": "2025-13"}, ("expect_column_values_to_match_regex", ("accounting_period",))),
     ("journal_entries", {"line_count": 1}, ("expect_column_values_to_be_between", ("line_count",))),
-    ("journal_entries", {"credit_total": D("99.98")}, ("expect_column_pair_values_to_be_equal", ("debit_total", "credit_total"))),
     ("journal_entry_lines", SHRUNK, ROW_COUNT),
-    ("journal_entry_lines", {"journal_entry_line_id": "JE-1-1"}, ("expect_column_values_to_be_unique", ("journal_entry_line_id",))),
     ("journal_entry_lines", {"account_code": "12A0"}, ("expect_column_values_to_match_regex", ("account_code",))),
-    ("journal_entry_lines", {"debit_amount": None}, ("expect_column_values_to_not_be_null", ("debit_amount",))),
     ("journal_entry_lines", {"debit_amount": D("-99.99")}, ("expect_column_values_to_be_between", ("debit_amount",))),
-    ("journal_entry_lines", {"credit_amount": None}, ("expect_column_values_to_not_be_null", ("credit_amount",))),
     ("journal_entry_lines", {"credit_amount": D("-1.00")}, ("expect_column_values_to_be_between", ("credit_amount",))),
 ]  # fmt: skip
 
@@ -220,3 +196,21 @@ def test_a_broken_suite_file_is_refused_naming_the_file(tmp_path):
     with pytest.raises(SuiteFileError, match=r"invoices\.json: not valid JSON"):
         load_suites(tmp_path)
     assert len(load_suites(expectations_dir())) == len(SOUND)
+
+
+@pytest.mark.parametrize("expectation", sorted(DBT_OWNED_EXPECTATIONS))
+def test_a_suite_that_writes_a_rule_dbt_owns_is_refused(tmp_path, expectation):
+    """One owner per rule: keys, required fields, enumerations and sums are dbt tests."""
+    suite = {
+        "name": "invoices",
+        "meta": {"table": "invoices", "key": "invoice_id", "collection": "invoices"},
+        "expectations": [
+            {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "currency", "regex": "^[A-Z]{3}$"}},
+            {"type": expectation, "kwargs": {"column": "invoice_number"}},
+        ],
+    }
+    (tmp_path / "invoices.json").write_text(json.dumps(suite))
+    with pytest.raises(
+        SuiteFileError, match=rf"invoices\.json: expectation 2 \({expectation} on invoice_number\).*dbt"
+    ):
+        load_suites(tmp_path)
