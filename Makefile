@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup java chromium lint pytest dbt airflow lock bench clean
+.PHONY: demo test setup java chromium lint pytest dbt docs airflow lock bench clean
 
 demo: setup ## generate the source, land DMS files, dbt build on local Spark + Iceberg, reconcile, summarise
 	$(BIN)/cdclake demo
@@ -44,6 +44,9 @@ pytest: setup
 
 dbt: setup ## run any dbt command: make dbt ARGS="build --select current_state"
 	$(BIN)/cdclake dbt $(ARGS)
+
+docs: setup ## the dbt docs site (every model, column and test; lineage) as one page under data/docs (after make demo)
+	$(BIN)/cdclake docs
 
 # The Airflow DAG on the embedded defaults: SQLite metadata under data/airflow, local Spark.
 AIRFLOW_ENV := AIRFLOW_HOME=$${CDCLAKE_DATA_DIR:-$(CURDIR)/data}/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/orchestration/dags \

@@ -47,6 +47,7 @@ class Collection:
     timestamp_column: str
     file_glob: str  # where its files sit under its landing folder
     marts: tuple[str, ...] = ()  # models built from this collection alone (by name)
+    model_ids: tuple[str, ...] = ()  # dbt unique_ids of the current-state model and its marts
 
     def table(self, schema: str) -> str:
         return f"{schema}.{self.model}"
@@ -59,6 +60,7 @@ class Collection:
 @dataclass(frozen=True)
 class Catalog:
     collections: tuple[Collection, ...]
+    schema: str | None = None  # the schema the manifest's target builds the tables into
 
     def __iter__(self) -> Iterator[Collection]:
         return iter(self.collections)
@@ -90,6 +92,15 @@ class Catalog:
     def by_source(self) -> dict[str, Collection]:
         return {collection.source: collection for collection in self.collections}
 
+    def model_ids(self) -> dict[str, str]:
+        """Each model of a collection (current state, marts) and its dbt unique_id: the
+        address of its page in the dbt docs site."""
+        return {
+            name: model_id
+            for collection in self.collections
+            for name, model_id in zip((collection.model, *collection.marts), collection.model_ids, strict=False)
+        }
+
     def table_collections(self) -> dict[str, str]:
         """Each model that belongs to one collection (its current-state table, its marts)
         and that collection's name; a model of several collections belongs to none."""
@@ -100,7 +111,7 @@ class Catalog:
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> Catalog:
         nodes, sources = manifest["nodes"], manifest["sources"]
-        found = []
+        found, schemas = [], set()
         for node in sorted(nodes.values(), key=lambda n: n["unique_id"]):
             config = node.get("config", {})
             if node["resource_type"] != "model" or config.get("materialized") != MATERIALIZATION:
@@ -114,12 +125,15 @@ class Catalog:
                     f"it reads {[source['unique_id'] for source in read]}"
                 )
             found.append(_collection(node, read[0]))
+            schemas.add(node["schema"])
         found = _with_marts(found, nodes)
         names = [collection.name for collection in found]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise CatalogError(f"collection name(s) {', '.join(repeated)} used by more than one current-state model")
-        return cls(tuple(found))
+        if len(schemas) > 1:
+            raise CatalogError(f"the current-state models build into several schemas ({', '.join(sorted(schemas))})")
+        return cls(tuple(found), next(iter(schemas), None))
 
 
 def _upstream_dms_sources(node: Mapping[str, Any], nodes: Mapping, sources: Mapping) -> list[Mapping[str, Any]]:
@@ -151,6 +165,7 @@ def _with_marts(found: list[Collection], nodes: Mapping[str, Any]) -> list[Colle
         return ancestors[node_id]
 
     marts: dict[str, list[str]] = {collection.name: [] for collection in found}
+    ids: dict[str, list[str]] = {collection.name: [model_id] for model_id, collection in by_model_id.items()}
     for node_id in sorted(nodes):
         node = nodes[node_id]
         if node["resource_type"] != "model" or node_id in by_model_id:
@@ -158,7 +173,11 @@ def _with_marts(found: list[Collection], nodes: Mapping[str, Any]) -> list[Colle
         owners = collections_of(node_id)
         if len(owners) == 1:
             marts[next(iter(owners))].append(node.get("alias") or node["name"])
-    return [replace(collection, marts=tuple(marts[collection.name])) for collection in found]
+            ids[next(iter(owners))].append(node_id)
+    return [
+        replace(collection, marts=tuple(marts[collection.name]), model_ids=tuple(ids[collection.name]))
+        for collection in found
+    ]
 
 
 def _collection(model: Mapping[str, Any], source: Mapping[str, Any]) -> Collection:

@@ -65,7 +65,7 @@ def run_checks(
     locations = locations or ResultLocations.local(paths)
     catalog = load_catalog(paths)  # before any work: a missing manifest says what to run
     spark = get_or_create_session(paths)
-    schema = target_schema()
+    schema = target_schema(catalog.schema)
     say("Validating the tables with the Great Expectations suites in expectations/ …")
     quality = validate_lake(
         spark, schema, paths.quality_dir, locations.quality_results, say, catalog.table_collections()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from .demo.delivery import Delivery
 from .demo.dms import EndpointSettings
@@ -83,6 +84,24 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
     outcome = run_dbt(args.dbt_args)
     return 0 if outcome.success else 1
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    """The dbt docs site as one self-contained page (``dbt docs generate --static``),
+    written beside the reports, which link to each table's page in it."""
+    import shutil
+
+    from .dbt_runner import run_dbt
+
+    paths = Paths.from_env()
+    outcome = run_dbt(["docs", "generate", "--static"], paths)
+    if not outcome.success:
+        print(f"dbt docs generate failed: {outcome.error}", file=sys.stderr)
+        return 1
+    paths.docs_dir.mkdir(parents=True, exist_ok=True)
+    site = Path(shutil.copyfile(paths.dbt_dir / "target" / "static_index.html", paths.docs_dir / "index.html"))
+    print(f"dbt docs: {site} (open it in a browser; the next report links each table to its page)")
+    return 0
 
 
 def cmd_lint_sql(args: argparse.Namespace) -> int:
@@ -175,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     dbt = sub.add_parser("dbt", help="run dbt on this project (local Spark session by default)")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=cmd_dbt)
+
+    docs = sub.add_parser("docs", help="write the dbt docs site (models, columns, tests, lineage) as one page")
+    docs.set_defaults(func=cmd_docs)
 
     lint = sub.add_parser("lint-sql", help="sqlfluff (dbt templater) over models and SQL tests")
     lint.add_argument("action", nargs="?", choices=["lint", "fix"], default="lint")

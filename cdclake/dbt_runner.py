@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import yaml
+
 from .names import checked_schema
 from .settings import Paths, dbt_project_dir
 
@@ -51,6 +53,20 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _runs_in_this_process(args: list[str]) -> bool:
+    """Whether the target dbt will use is a Spark session in this process (``method:
+    session`` in profiles.yml: ``local``, ``dev``), which must be started before dbt."""
+    target = os.environ.get("CDCLAKE_TARGET", "local")
+    for index, arg in enumerate(args):
+        if arg in ("--target", "-t") and index + 1 < len(args):
+            target = args[index + 1]
+        elif arg.startswith("--target="):
+            target = arg.split("=", 1)[1]
+    profiles = yaml.safe_load((dbt_project_dir() / "profiles" / "profiles.yml").read_text())
+    output = profiles["cdclake"]["outputs"].get(target, {})
+    return output.get("type") == "spark" and output.get("method") == "session"
+
+
 def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = None) -> DbtOutcome:
     """Invoke ``dbt <args>`` on this project; on the local target, start Spark first.
 
@@ -62,7 +78,7 @@ def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = No
 
     paths = paths or Paths.from_env()
     environment = dbt_environment(paths) | ({"CDCLAKE_SCHEMA": checked_schema(schema)} if schema else {})
-    if os.environ.get("CDCLAKE_TARGET", "local") == "local" and "--target" not in args:
+    if _runs_in_this_process(args):
         from .spark import get_or_create_session
 
         get_or_create_session(paths)

@@ -47,9 +47,11 @@ def expectations_dir() -> Path:
     return Path(os.environ.get("CDCLAKE_EXPECTATIONS_DIR") or dbt_project_dir() / "expectations").resolve()
 
 
-def target_schema() -> str:
-    """The schema (Iceberg namespace) dbt builds into; ``CDCLAKE_SCHEMA`` overrides it."""
-    return checked_schema(os.environ.get("CDCLAKE_SCHEMA", "ledger"))
+def target_schema(built_into: str | None = None) -> str:
+    """The schema (Iceberg namespace) the tables are in: ``CDCLAKE_SCHEMA``, else the one
+    dbt's manifest says its target builds into (``built_into``: a developer's own schema on
+    the ``dev`` target), else ``ledger``."""
+    return checked_schema(os.environ.get("CDCLAKE_SCHEMA") or built_into or "ledger")
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,11 @@ class Paths:
     def reports_dir(self) -> Path:
         """The data-quality reports: ``latest/``, ``runs/<run>/`` and ``index.html``."""
         return self.data_dir / "reports"
+
+    @property
+    def docs_dir(self) -> Path:
+        """The dbt docs site (``cdclake docs``), beside the reports that link to it."""
+        return self.data_dir / "docs"
 
     @property
     def dbt_dir(self) -> Path:

@@ -133,7 +133,7 @@ def reconcile_and_save(
     catalog = catalog or load_catalog(paths)
     options = replace(options, collections=catalog.select(options.collections))
     spark = get_or_create_session(paths)
-    table = TableSide(spark, target_schema(), catalog)
+    table = TableSide(spark, target_schema(catalog.schema), catalog)
     _check_tables(table, options.collections)
     lake = LakeState(spark, table.schema, paths.landing_uri, catalog)
     state = StateFiles(state_uri or paths.reconcile_dir)

@@ -52,3 +52,5 @@ class LakeFacts:
     quarantine: dict[str, list[QuarantinedFile]] = field(default_factory=dict)
     # The catalog's models (current-state tables, marts) by collection: whose dbt tests are whose.
     table_collections: dict[str, str] = field(default_factory=dict)
+    # The same models' dbt unique_ids: their pages in the dbt docs site.
+    model_ids: dict[str, str] = field(default_factory=dict)

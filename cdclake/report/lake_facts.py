@@ -20,7 +20,12 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None, catalog
     """Applies finished after ``since`` (an ISO time; all when ``None``), per collection of
     ``catalog``; a source no longer in it is shown under its own name."""
     after = f"and finished_at > timestamp '{dt.datetime.fromisoformat(since):%Y-%m-%d %H:%M:%S.%f}'" if since else ""
-    facts = LakeFacts(through=since, collections=list(catalog.names()), table_collections=catalog.table_collections())
+    facts = LakeFacts(
+        through=since,
+        collections=list(catalog.names()),
+        table_collections=catalog.table_collections(),
+        model_ids=catalog.model_ids(),
+    )
     name_of = _collection_names(catalog)
     if spark.catalog.tableExists(f"{schema}.dms_apply_log"):
         rows = spark.sql(

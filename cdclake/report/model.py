@@ -62,6 +62,8 @@ class CollectionReport:
     quarantined: dict[str, Any] = field(default_factory=dict)
     dbt_failures: list[dict[str, Any]] = field(default_factory=list)
     gx_failures: list[dict[str, Any]] = field(default_factory=list)
+    # Its tables (current state, marts) and their dbt unique_ids: links to the dbt docs site.
+    tables: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Report:
     pipeline_checks: list[ReportLine]
     history: list[HistoryPoint]
     data_docs: str | None = None
+    dbt_docs: str | None = None  # the dbt docs site (models, columns, tests, lineage), when built
     sources: dict[str, str | None] = field(default_factory=dict)
     applied_through: str | None = None
 
@@ -165,6 +168,7 @@ def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_co
             "files": [{**asdict(f), "name": f.name} for f in quarantined],
         },
     )
+    report.tables = {model: facts.model_ids.get(model) for model, owner in table_collections.items() if owner == name}
     for mode in RECONCILE_MODES:
         report.checks.append(_reconcile_check(mode, checks_by_mode.get(mode)))
     report.checks.append(_earlier_check(checks_by_mode))

@@ -65,15 +65,19 @@ def make_report(
 
 def publish(report: Report, store: Store) -> PublishedReport:
     data_docs = _data_docs_location(report, store)
+    report.dbt_docs = _dbt_docs_location(store)
     folder = f"runs/{_safe(report.run_id)}"
     documents = {"report.json": render_json(report), "junit.xml": render_junit(report)}
     html = store.write(
-        f"{folder}/report.html", render_html(report, _link(data_docs, depth=2), history_link="../../index.html")
+        f"{folder}/report.html",
+        render_html(report, _link(data_docs, 2), "../../index.html", _link(report.dbt_docs, 2)),
     )
     for place in (folder, "latest"):
         for name, text in documents.items():
             store.write(f"{place}/{name}", text)
-    latest = store.write("latest/report.html", render_html(report, _link(data_docs, depth=1), "../index.html"))
+    latest = store.write(
+        "latest/report.html", render_html(report, _link(data_docs, 1), "../index.html", _link(report.dbt_docs, 1))
+    )
     history = [asdict(point) for point in report.history]
     store.write(HISTORY, json.dumps(history, indent=2))
     links = {point["run_id"]: f"runs/{_safe(point['run_id'])}/report.html" for point in history}
@@ -96,8 +100,21 @@ def _data_docs_location(report: Report, store: Store) -> str | None:
     return None
 
 
+def _dbt_docs_location(store: Store) -> str | None:
+    """The dbt docs site (`cdclake docs`): ``CDCLAKE_DBT_DOCS_URL`` where it is hosted, or,
+    for local reports, the site written beside them (``<data>/docs/index.html``)."""
+    if os.environ.get("CDCLAKE_DBT_DOCS_URL"):
+        return os.environ["CDCLAKE_DBT_DOCS_URL"]
+    if isinstance(store, LocalStore) and (store.folder.parent / "docs" / "index.html").is_file():
+        return os.path.relpath(store.folder.parent / "docs" / "index.html", store.folder)
+    return None
+
+
 def _link(location: str | None, depth: int) -> str | None:
-    return None if location is None else "../" * depth + location
+    """``location`` (relative to the reports folder) as seen from a page ``depth`` folders down."""
+    if location is None or "://" in location:
+        return location
+    return "../" * depth + location
 
 
 def _safe(run_id: str) -> str:

@@ -17,7 +17,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def render_html(report: Report, data_docs_link: str | None, history_link: str) -> str:
+def render_html(report: Report, data_docs_link: str | None, history_link: str, dbt_docs_link: str | None = None) -> str:
     """One page, every asset inline: opens from disk with no network."""
     labels = [_short_time(point.generated_at) for point in report.history]
     collections = [c.collection for c in report.collections]
@@ -47,6 +47,7 @@ def render_html(report: Report, data_docs_link: str | None, history_link: str) -
         check_names=[check.name for check in report.collections[0].checks] if report.collections else [],
         charts=charts,
         data_docs=data_docs_link,
+        dbt_docs=dbt_docs_link,
         history_link=history_link,
         sensitive=Redactor.from_env().patterns,
         fmt_int=lambda v: "—" if v is None else f"{v:,}",

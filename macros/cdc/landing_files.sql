@@ -51,6 +51,14 @@
   {{- return(cdc_bookkeeping_relation('dms_applied_files')) -}}
 {%- endmacro %}
 
+{% macro cdc_landed_at_query(source_name, table_name) -%}
+  {#- Source freshness (`loaded_at_query` of each DMS source table): when DMS landed the
+      newest file the apply has recorded for it. It goes stale when DMS stops landing and
+      when the applies stop, both of which an analyst should hear about. -#}
+  select max(file_modified_at) from {{ cdc_applied_files_relation() }}
+  where source_name = {{ sql_string('source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name) }}
+{%- endmacro %}
+
 {% macro cdc_ensure_bookkeeping_tables() %}
   {#- Shared by the current-state models, which run in parallel: partitioning by source
       keeps each model's writes and deletes in a partition no other model touches. -#}

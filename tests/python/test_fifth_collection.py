@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,13 +36,12 @@ from cdclake.report.publish import PublishedReport
 from cdclake.settings import Paths
 
 from conftest import SEED
-from repo import REPO
+from repo import copy_project
 from test_airflow_dag import airflow_env, inspect_dags
 
 pytestmark = pytest.mark.slow
 SCHEMA = "fifth"
 TIMESHEETS = 30
-PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "tests/dbt", "profiles", "expectations")
 HINT_FILE = Path("models/monitoring/field_type_observations.sql")
 
 SOURCES_YML = """\
@@ -170,11 +168,7 @@ class Fifth:
 @pytest.fixture(scope="module")
 def fifth(tmp_path_factory: pytest.TempPathFactory, spark) -> Iterator[Fifth]:
     root = tmp_path_factory.mktemp("fifth")
-    project = root / "project"
-    for part in PROJECT_PARTS:
-        copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy2
-        (project / part).parent.mkdir(parents=True, exist_ok=True)
-        copy(REPO / part, project / part)
+    project = copy_project(root / "project")
     add_timesheets(project)
 
     paths = Paths(root / "data")

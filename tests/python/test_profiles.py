@@ -1,8 +1,9 @@
-"""Every dbt target parses: local, Glue (dbt-glue) and EMR, with settings from the environment."""
+"""Every dbt target parses (local, dev, Glue and its dev twin, EMR), with settings from the environment."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from cdclake.settings import Paths
 
@@ -17,7 +18,10 @@ CLOUD_ENV = {
 }
 
 
-@pytest.mark.parametrize("target", ["local", "glue", "emr"])
+TARGETS = list(yaml.safe_load((REPO / "profiles" / "profiles.yml").read_text())["cdclake"]["outputs"])
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_dbt_parse_succeeds(target: str, workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     from cdclake.dbt_runner import run_dbt
 

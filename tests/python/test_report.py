@@ -399,3 +399,25 @@ def test_an_apply_that_did_not_account_for_every_row_turns_the_report_red(tmp_pa
     (check,) = [k for k in report.collections[2].checks if k.name == "Every landed row accounted for"]
     assert check.status == "red" and check.summary.startswith("2 landed row(s) missing from the apply's accounting")
     assert [c.status for c in report.collections] == ["green", "green", "red", "green"]
+
+
+def test_the_report_links_each_table_to_its_dbt_docs_page(tmp_path: Path, monkeypatch) -> None:
+    store = LocalStore(tmp_path / "reports")
+    lake = facts(1)
+    lake.model_ids = {model: f"model.cdclake.{model}" for model in lake.table_collections}
+    without_site = make_report(reconciliation(0, 0), quality(False), lake, store, run_id="before-docs")
+    assert "dbt-docs" not in Path(without_site.latest).read_text()  # no site written yet: no dead links
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.html").write_text("<html>the dbt docs site</html>")
+    published = make_report(reconciliation(0, 0), quality(False), lake, store, run_id="with-docs")
+    for page in (Path(published.latest), Path(published.html)):
+        links = re.findall(r'class="dbt-docs" href="([^"#]+)#!/model/([^"]+)"', page.read_text())
+        assert {model_id for _, model_id in links} == {f"model.cdclake.{m}" for m in lake.table_collections}
+        assert all((page.parent / site).resolve() == tmp_path / "docs" / "index.html" for site, _ in links)
+
+    monkeypatch.setenv("CDCLAKE_DBT_DOCS_URL", "https://docs.example.internal/cdclake/index.html")
+    hosted = make_report(reconciliation(0, 0), quality(False), lake, store, run_id="hosted")
+    assert 'href="https://docs.example.internal/cdclake/index.html#!/model/model.cdclake.current_invoices"' in (
+        Path(hosted.latest).read_text()
+    )
