@@ -158,3 +158,15 @@ def test_the_git_hooks_stop_a_commit_with_a_lint_error_or_broken_yaml(tmp_path: 
     subprocess.run([*git, "add", "-A"], check=True)
     passed = subprocess.run(hooks, cwd=repo, env=environment, capture_output=True, text=True)
     assert passed.returncode == 0, passed.stdout
+
+
+def test_make_docs_writes_one_page_that_describes_the_models_and_links_the_report(in_order, monkeypatch) -> None:
+    from cdclake.cli import main
+
+    monkeypatch.setenv("CDCLAKE_DATA_DIR", str(in_order.paths.data_dir))
+    monkeypatch.setenv("CDCLAKE_SCHEMA", in_order.schema)
+    assert main(["docs"]) == 0
+    site = (in_order.paths.docs_dir / "index.html").read_text()
+    assert "model.cdclake.invoices" in site and "source.cdclake.ledger.invoices" in site
+    assert "Every client has a tax id." in site  # a test's description
+    assert "../reports/latest/report.html" in site  # the overview links the report beside it
