@@ -104,6 +104,28 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maintain(args: argparse.Namespace) -> int:
+    """Iceberg upkeep of every table in the lake's schema (cdclake/maintenance.py)."""
+    from .catalog import CatalogError
+    from .maintenance import MaintenanceSettingError, MaintenanceSettings, maintain_lake
+
+    try:
+        done = maintain_lake(Paths.from_env(), MaintenanceSettings.from_env())
+    except (MaintenanceSettingError, CatalogError) as error:
+        print(f"cdclake maintain: {error}", file=sys.stderr)
+        return 2
+    for upkeep in done:
+        if upkeep.skipped:
+            print(f"  {upkeep.table}: left for the next run ({upkeep.skipped})")
+            continue
+        print(
+            f"  {upkeep.table}: {upkeep.data_files_rewritten} data file(s) rewritten into {upkeep.data_files_added}, "
+            f"{upkeep.delete_files_removed} delete file(s) folded, {upkeep.files_expired} file(s) of expired "
+            f"snapshots and {upkeep.orphan_files_removed} orphan(s) removed ({upkeep.seconds:.1f} s)"
+        )
+    return 0
+
+
 def cmd_lint_sql(args: argparse.Namespace) -> int:
     """sqlfluff with the dbt templater, inside this process so that it compiles against
     the project's Spark session and writes nothing outside the data directory."""
@@ -197,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = sub.add_parser("docs", help="write the dbt docs site (models, columns, tests, lineage) as one page")
     docs.set_defaults(func=cmd_docs)
+
+    maintain = sub.add_parser(
+        "maintain",
+        help="Iceberg upkeep of every table: compact, fold deletes, rewrite manifests, expire snapshots, "
+        "remove orphan files",
+    )
+    maintain.set_defaults(func=cmd_maintain)
 
     lint = sub.add_parser("lint-sql", help="sqlfluff (dbt templater) over models and SQL tests")
     lint.add_argument("action", nargs="?", choices=["lint", "fix"], default="lint")

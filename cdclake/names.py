@@ -40,3 +40,15 @@ def checked_schema(name: str, setting: str = "CDCLAKE_SCHEMA") -> str:
             "not starting with a digit"
         )
     return name
+
+
+def sql_string(text: str) -> str:
+    """A Spark SQL string literal holding exactly ``text``: the backslash escaped first,
+    then the quote. Same rule as the macro ``sql_string``."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """A backticked identifier; inside backticks only the backtick is special, doubled.
+    Same rule as the macro ``sql_identifier``."""
+    return "`" + name.replace("`", "``") + "`"

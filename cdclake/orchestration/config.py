@@ -20,6 +20,9 @@ class PipelineConfig:
     # Each run: cheap checks whose cost follows the changes. Add "full" (one scan of every
     # collection on the secondary) here, or run `cdclake reconcile --mode full` nightly.
     reconcile_modes: str = "counts,changed,sample"
+    # Iceberg upkeep of every table (cdclake/maintenance.py), a DAG of its own on the local
+    # stack; on AWS, Glue's table optimizers do it (infra/glue/table-optimizers.json).
+    maintenance_schedule: str = "@daily"
     # AWS (environment "aws")
     region: str = ""
     landing_bucket: str = ""

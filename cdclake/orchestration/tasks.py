@@ -60,6 +60,17 @@ def run_checks_locally(modes: str, run_id: str) -> str:
     return run_checks(paths, source, options, progress=Progress(enabled=True)).html
 
 
+def run_maintenance_locally() -> int:
+    """Iceberg upkeep of every table of the lake's schema; returns how many were done."""
+    from ..maintenance import MaintenanceSettings, maintain_lake
+
+    done = maintain_lake(Paths.from_env(), MaintenanceSettings.from_env())
+    left = [upkeep.table for upkeep in done if upkeep.skipped]
+    if left:
+        print(f"left for the next run (an apply committed meanwhile): {', '.join(left)}")
+    return len(done) - len(left)
+
+
 def run_seed(run_id: str) -> int:
     """A sample seed of the run: reproducible for the run, different across runs."""
     return int.from_bytes(hashlib.blake2b(run_id.encode(), digest_size=4).digest(), "big")

@@ -39,6 +39,7 @@ print(
                 dag_id: {
                     "max_active_runs": dag.max_active_runs,
                     "catchup": dag.catchup,
+                    "schedule": str(dag.schedule),
                     "edges": {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks},
                     "retries": {task.task_id: task.retries for task in dag.tasks},
                     "trigger_rules": {

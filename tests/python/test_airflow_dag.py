@@ -111,14 +111,22 @@ def test_the_dag_parses_with_no_top_level_work_and_has_the_expected_shape(
     detached = [t for t in edges if t.startswith("dbt.relationships_invoice_line_items_invoice_id")]
     assert len(detached) == 1 and detached[0] in edges["dbt.invoices.run"] + edges["dbt.invoices.test"]
     assert all(timeout for timeout in dag["timeouts"].values())
+    # Iceberg upkeep: a nightly DAG of its own locally; Glue's table optimizers on AWS.
+    if settings:
+        assert "cdclake_maintenance" not in parsed["dags"]
+    else:
+        upkeep = parsed["dags"]["cdclake_maintenance"]
+        assert upkeep["edges"] == {"maintain_tables": []} and upkeep["schedule"] == "@daily"
+        assert upkeep["max_active_runs"] == 1 and upkeep["catchup"] is False
 
 
-def task_states(home: Path) -> list[dict[str, str]]:
+def task_states(home: Path, dag_id: str = "cdclake_pipeline") -> list[dict[str, str]]:
     """Task states per DAG run, oldest run first."""
     with sqlite3.connect(home / "airflow.db") as db:
         rows = db.execute(
             "select r.run_id, t.task_id, t.state from task_instance t join dag_run r "
-            "on r.dag_id = t.dag_id and r.run_id = t.run_id where t.dag_id = 'cdclake_pipeline' order by r.id"
+            "on r.dag_id = t.dag_id and r.run_id = t.run_id where t.dag_id = ? order by r.id",
+            (dag_id,),
         ).fetchall()
     runs: dict[str, dict[str, str]] = {}
     for run_id, task_id, state in rows:
@@ -147,3 +155,10 @@ def test_airflow_dags_test_runs_the_pipeline_then_skips_when_nothing_is_new(smal
         assert second.pop(f"wait_for_ledger__{name}") == "success"
     assert second.pop("new_files_since_last_apply") == "success"
     assert set(second.values()) == {"skipped"}, second
+
+    upkeep = subprocess.run(
+        [str(AIRFLOW), "dags", "test", "cdclake_maintenance"], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert upkeep.returncode == 0, (upkeep.stdout + upkeep.stderr)[-5000:]
+    assert task_states(tmp_path / "home", "cdclake_maintenance") == [{"maintain_tables": "success"}]
+    assert (small_source.data_dir / "warehouse" / "ledger" / "dms_maintenance_log" / "metadata").is_dir()

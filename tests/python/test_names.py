@@ -14,12 +14,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from bson import ObjectId, json_util
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cdclake.catalog import load_catalog
 from cdclake.dbt_runner import run_dbt
 from cdclake.demo.dms import EndpointSettings
 from cdclake.demo.simulator import Simulator
-from cdclake.names import UnusableName, hadoop_glob_literal
+from cdclake.names import UnusableName, hadoop_glob_literal, sql_identifier, sql_string
 from cdclake.reconcile.lake import LakeState
 from cdclake.settings import Paths, target_schema
 
@@ -215,3 +217,15 @@ def test_the_python_glob_escape_matches_exactly_one_path(tmp_path: Path, spark) 
     for name in ["{a,b}.parquet", "[ab].parquet"]:
         read = spark.read.format("binaryFile").load(hadoop_glob_literal(str(folder / name))).select("path").collect()
         assert [row["path"] for row in read] == [uri(folder / name)]
+
+
+NAMES = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1, max_size=30)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=NAMES)
+def test_python_quoting_makes_any_text_a_literal_and_any_name_an_identifier(spark, text: str) -> None:
+    """The Python twins of sql_string and sql_identifier (the maintenance names its tables
+    through them): Spark reads back exactly the text, quotes, backslashes and backticks too."""
+    row = spark.sql(f"select {sql_string(text)} as {sql_identifier(text)}").first()
+    assert row[0] == text and row.asDict() == {text: text}
