@@ -108,9 +108,11 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     """Iceberg upkeep of every table in the lake's schema (cdclake/maintenance.py)."""
     from .catalog import CatalogError
     from .maintenance import MaintenanceSettingError, MaintenanceSettings, maintain_lake
+    from .spark import get_or_create_session
 
+    paths = Paths.from_env()
     try:
-        done = maintain_lake(Paths.from_env(), MaintenanceSettings.from_env())
+        done = maintain_lake(get_or_create_session(paths), paths, MaintenanceSettings.from_env())
     except (MaintenanceSettingError, CatalogError) as error:
         print(f"cdclake maintain: {error}", file=sys.stderr)
         return 2

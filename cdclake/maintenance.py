@@ -30,6 +30,7 @@ from .names import checked_schema, sql_identifier, sql_string
 from .settings import Paths
 
 LOG_TABLE = "dms_maintenance_log"
+OVERDUE_GRACE = dt.timedelta(days=1)  # one missed night is not yet overdue
 
 
 class MaintenanceSettingError(ValueError):
@@ -93,18 +94,73 @@ class TableUpkeep:
     skipped: str | None = None  # why the table was left for the next run (a concurrent commit)
 
 
+@dataclass(frozen=True)
+class TableHealth:
+    """One table's files, snapshots and upkeep, as the report shows them."""
+
+    table: str
+    data_files: int
+    delete_files: int
+    snapshots: int
+    bytes: int
+    last_maintained: str | None  # ISO time of the last maintenance that did the table
+    # More snapshots past the retention (and a day's grace) than the last few it keeps:
+    # maintenance has not run for it, or not for long.
+    overdue: bool
+
+
+def table_health(
+    spark, schema: str, settings: MaintenanceSettings, now: dt.datetime | None = None
+) -> list[TableHealth]:
+    """The health of every table of ``schema`` (Iceberg's metadata tables: no data read)."""
+    cutoff = _timestamp((now or dt.datetime.now(dt.UTC)) - settings.snapshot_retention - OVERDUE_GRACE)
+    tables = lake_tables(spark, schema)
+    last: dict[str, str] = {}
+    if LOG_TABLE in tables:
+        log = f"{sql_identifier(schema)}.{sql_identifier(LOG_TABLE)}"
+        for row in spark.sql(
+            f"select table_name, max(finished_at) as at from {log} where skipped is null group by 1"
+        ).collect():
+            last[row["table_name"]] = row["at"].isoformat()
+    health = []
+    for name in (table for table in tables if table != LOG_TABLE):
+        table = f"{sql_identifier(schema)}.{sql_identifier(name)}"
+        files = {
+            row["content"]: (row["n"], row["b"] or 0)
+            for row in spark.sql(
+                f"select content, count(*) as n, sum(file_size_in_bytes) as b from {table}.`files` group by content"
+            ).collect()
+        }
+        snapshots = spark.sql(
+            f"select count(*) as total, count_if(committed_at < {cutoff}) as old from {table}.`snapshots`"
+        ).first()
+        health.append(
+            TableHealth(
+                table=name,
+                data_files=files.get(0, (0, 0))[0],
+                delete_files=sum(files.get(content, (0, 0))[0] for content in (1, 2)),
+                snapshots=snapshots["total"],
+                bytes=sum(size for _, size in files.values()),
+                last_maintained=last.get(name),
+                overdue=snapshots["old"] > settings.keep_last_snapshots,
+            )
+        )
+    return health
+
+
 def lake_tables(spark, schema: str) -> list[str]:
     """Every table of the schema (dbt's models and the apply's bookkeeping), by name."""
     rows = spark.sql(f"show tables in {sql_identifier(checked_schema(schema))}").collect()
     return sorted(row["tableName"] for row in rows if not row["isTemporary"])
 
 
-def maintain_lake(paths: Paths, settings: MaintenanceSettings, say: Callable[[str], None] = print) -> list[TableUpkeep]:
-    """Maintain the tables of the schema the last dbt build used (its manifest), in the
-    local Spark session: ``cdclake maintain`` and the nightly DAG."""
+def maintain_lake(
+    spark, paths: Paths, settings: MaintenanceSettings, say: Callable[[str], None] = print
+) -> list[TableUpkeep]:
+    """Maintain the tables of the schema the last dbt build used (its manifest):
+    ``cdclake maintain`` and the nightly DAG."""
     from .catalog import load_catalog
     from .settings import target_schema
-    from .spark import get_or_create_session
 
     schema = target_schema(load_catalog(paths).schema)
     say(
@@ -112,7 +168,7 @@ def maintain_lake(paths: Paths, settings: MaintenanceSettings, say: Callable[[st
         f"(at least {settings.keep_last_snapshots}), removing orphan files older than "
         f"{_days(settings.orphan_file_age):g} day(s)"
     )
-    return maintain(get_or_create_session(paths), schema, settings, say=say)
+    return maintain(spark, schema, settings, say=say)
 
 
 def maintain(

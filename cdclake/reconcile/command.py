@@ -16,6 +16,7 @@ from pathlib import Path
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
 from ..catalog import Catalog, CatalogError, load_catalog
+from ..maintenance import MaintenanceSettingError
 from ..quality.suites import SuiteFileError
 from ..settings import Paths, target_schema
 from .console import format_result
@@ -161,7 +162,15 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 # A problem the operator fixes in a setting, a file or the project: exit 2, with what to do.
-SETTING_ERRORS = (UsageError, CatalogError, SourceSettingsError, SuiteFileError, FileNotFoundError, ConfigurationError)
+SETTING_ERRORS = (
+    UsageError,
+    CatalogError,
+    SourceSettingsError,
+    SuiteFileError,
+    FileNotFoundError,
+    ConfigurationError,
+    MaintenanceSettingError,
+)
 
 
 def guarded(action: Callable[[], int]) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..maintenance import TableHealth
+
 
 @dataclass(frozen=True)
 class DbtTest:
@@ -54,3 +56,5 @@ class LakeFacts:
     table_collections: dict[str, str] = field(default_factory=dict)
     # The same models' dbt unique_ids: their pages in the dbt docs site.
     model_ids: dict[str, str] = field(default_factory=dict)
+    # Every table of the schema: files, snapshots, size, upkeep (cdclake/maintenance.py).
+    tables: list[TableHealth] = field(default_factory=list)

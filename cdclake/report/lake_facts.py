@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from ..catalog import Catalog
+from ..maintenance import MaintenanceSettings, table_health
 from .facts import DbtTest, LakeFacts, QuarantinedFile
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None, catalog
                 f"from {schema}.dbt_test_results) where n = 1 order by model_name, test_name"
             ).collect()
         ]
+    facts.tables = table_health(spark, schema, MaintenanceSettings.from_env())
     return facts
 
 

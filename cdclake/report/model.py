@@ -29,6 +29,7 @@ RECONCILE_MODES = {
 EARLIER = "Earlier differences"  # the reconciliation's re-check of open differences
 QUARANTINE = "Quarantine"
 ACCOUNTING = "Every landed row accounted for"
+MAINTENANCE = "Table maintenance"
 NOT_RUN = "not run"
 _SCHEDULED = {*RECONCILE_MODES.values(), EARLIER}  # may be left out of a run on purpose
 _NAMES_SHOWN = 3
@@ -90,6 +91,7 @@ class Report:
     history: list[HistoryPoint]
     data_docs: str | None = None
     dbt_docs: str | None = None  # the dbt docs site (models, columns, tests, lineage), when built
+    tables: list[dict[str, Any]] = field(default_factory=list)  # every table's files, snapshots, upkeep
     sources: dict[str, str | None] = field(default_factory=dict)
     applied_through: str | None = None
 
@@ -140,6 +142,7 @@ def build_report(
             "validated_at": quality.finished_at if quality else None,
         },
         applied_through=facts.through,
+        tables=[asdict(health) for health in facts.tables],
     )
     report.history = [*history, report.history_point()]
     return report
@@ -337,11 +340,32 @@ def _gx_check(suites, ran: bool) -> ReportLine:
 def _pipeline_checks(reconciliation, quality, facts: LakeFacts, table_collections) -> list[ReportLine]:
     tests = [t for t in facts.dbt_tests if _collection_of(t.model, table_collections) == OTHER]
     checks = [_dbt_check(tests)] if tests else []
+    if facts.tables:
+        checks.append(_maintenance_check(facts))
     if reconciliation is None:
         checks.append(ReportLine("Reconciliation", NOT_RUN, "no reconciliation result found"))
     if quality is None:
         checks.append(ReportLine("Great Expectations", NOT_RUN, "no validation result found"))
     return checks
+
+
+def _maintenance_check(facts: LakeFacts) -> ReportLine:
+    """Amber when a table holds more old snapshots than maintenance would have left: its
+    upkeep (cdclake maintain, the nightly DAG) has not run. The judgement is the
+    maintenance's own (``TableHealth.overdue``)."""
+    overdue = [health.table for health in facts.tables if health.overdue]
+    if overdue:
+        return ReportLine(
+            MAINTENANCE, AMBER, f"overdue for {', '.join(overdue)}: run `cdclake maintain` (or the nightly DAG)"
+        )
+    files = sum(health.data_files for health in facts.tables)
+    deletes = sum(health.delete_files for health in facts.tables)
+    size = sum(health.bytes for health in facts.tables) / 1e6
+    return ReportLine(
+        MAINTENANCE,
+        GREEN,
+        f"{len(facts.tables)} tables: {files:,} data files, {deletes:,} delete files, {size:,.1f} MB",
+    )
 
 
 def _collection_of(model: str, table_collections: dict[str, str]) -> str:
@@ -407,6 +431,8 @@ def _overall(
     for check in pipeline:
         if check.status in (RED, AMBER) and check.name == "dbt tests":
             reasons.append(f"pipeline dbt tests: {check.summary}")
+        if check.status == AMBER and check.name == MAINTENANCE:
+            reasons.append(f"Iceberg table maintenance {check.summary}")
     if status == GREEN:
         return status, "Every check passed: the lake matches MongoDB and the books pass every data-quality rule."
     return status, "; ".join(reasons) + "."

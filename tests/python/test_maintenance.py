@@ -18,7 +18,14 @@ import pytest
 
 from cdclake.demo.delivery import Delivery
 from cdclake.demo.documents import COLLECTIONS
-from cdclake.maintenance import LOG_TABLE, MaintenanceSettingError, MaintenanceSettings, lake_tables, maintain
+from cdclake.maintenance import (
+    LOG_TABLE,
+    MaintenanceSettingError,
+    MaintenanceSettings,
+    lake_tables,
+    maintain,
+    table_health,
+)
 
 from conftest import EVENTS_PER_BATCH, Dataset, new_dataset
 
@@ -26,7 +33,7 @@ SMALL_BATCHES = 6
 EXPIRE_ALL_BUT_LAST = MaintenanceSettings(snapshot_retention=dt.timedelta(seconds=1), keep_last_snapshots=2)
 
 
-def table_health(spark, table: str, since: dt.datetime | None = None) -> dict[str, int]:
+def table_health_of(spark, table: str, since: dt.datetime | None = None) -> dict[str, int]:
     files = spark.sql(f"select content, count(*) n from {table}.files group by content").collect()
     by_content = {row["content"]: row["n"] for row in files}
     return {
@@ -73,11 +80,11 @@ def upkept(workspace, spark) -> Iterator[Upkept]:
         apply_batch(dataset, delivery)
     dataset.dbt("run", "--exclude", "current_state")
     tables = lake_tables(spark, dataset.schema)
-    before = {name: table_health(spark, f"{dataset.schema}.{name}") for name in tables}
+    before = {name: table_health_of(spark, f"{dataset.schema}.{name}") for name in tables}
     time.sleep(1.1)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     maintain(spark, dataset.schema, EXPIRE_ALL_BUT_LAST, say=lambda _: None)
-    after = {name: table_health(spark, f"{dataset.schema}.{name}", since=started) for name in tables}
+    after = {name: table_health_of(spark, f"{dataset.schema}.{name}", since=started) for name in tables}
     yield Upkept(dataset, delivery, before, after, first_snapshot, first_rows)
 
 
@@ -109,7 +116,7 @@ def test_time_travel_within_the_retention_still_works(workspace, spark) -> None:
     apply_batch(dataset, delivery)
     apply_batch(dataset, delivery)
     maintain(spark, dataset.schema, MaintenanceSettings(keep_last_snapshots=1), say=lambda _: None)
-    assert table_health(spark, invoices)["delete_files"] == 0
+    assert table_health_of(spark, invoices)["delete_files"] == 0
     assert spark.sql(f"select count(*), count_if(is_deleted) from {invoices} version as of {snapshot}").first() == rows
     assert_lake_matches_source(dataset, spark)
 
@@ -173,3 +180,18 @@ def test_an_orphan_window_shorter_than_the_longest_run_is_refused(monkeypatch) -
     monkeypatch.setenv("CDCLAKE_LONGEST_RUN_HOURS", "6")
     settings = MaintenanceSettings.from_env()
     assert settings.orphan_file_age == dt.timedelta(hours=36) and settings.snapshot_retention == dt.timedelta(days=5)
+
+
+def test_table_health_reads_files_snapshots_and_the_last_maintenance(upkept: Upkept, spark) -> None:
+    schema = upkept.dataset.schema
+    health = {h.table: h for h in table_health(spark, schema, MaintenanceSettings())}
+    assert set(health) == set(upkept.before)  # every table but the log itself
+    invoices = health["current_invoices"]
+    measured = table_health_of(spark, f"{schema}.current_invoices")
+    assert (invoices.data_files, invoices.delete_files) == (measured["data_files"], measured["delete_files"])
+    assert invoices.bytes > 0 and invoices.last_maintained is not None
+    assert not any(h.overdue for h in health.values())  # every snapshot is minutes old
+    # A month on with no maintenance, any table with more old snapshots than it keeps is overdue.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    aged = table_health(spark, schema, MaintenanceSettings(keep_last_snapshots=1), now=later)
+    assert {h.table for h in aged if h.overdue} == {h.table for h in aged if h.snapshots > 1}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cdclake.maintenance import TableHealth
 from cdclake.quality.result import ExpectationOutcome, QualityResult, SuiteOutcome
 from cdclake.reconcile.result import FieldDifference, Mismatch, ModeResult, RunResult
 from cdclake.redaction import REDACTED, Redactor
@@ -421,3 +422,24 @@ def test_the_report_links_each_table_to_its_dbt_docs_page(tmp_path: Path, monkey
     assert 'href="https://docs.example.internal/cdclake/index.html#!/model/model.cdclake.current_invoices"' in (
         Path(hosted.latest).read_text()
     )
+
+
+def test_an_overdue_table_maintenance_makes_the_report_amber_and_says_which(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    lake = facts(1)
+    lake.tables = [
+        TableHealth("current_invoices", 12, 0, 4, 3_500_000, START.isoformat(), overdue=False),
+        TableHealth("invoices", 3, 0, 2, 900_000, None, overdue=False),
+    ]
+    kept = make_report(reconciliation(0, 0), quality(False), lake, store, run_id="kept")
+    assert kept.report.status == "green"
+    (line,) = [check for check in kept.report.pipeline_checks if check.name == "Table maintenance"]
+    assert (line.status, line.summary) == ("green", "2 tables: 15 data files, 0 delete files, 4.4 MB")
+    page = Path(kept.latest).read_text()
+    assert 'class="table-health"' in page and "<code>current_invoices</code>" in page and "never" in page
+
+    lake.tables[0] = TableHealth("current_invoices", 480, 310, 301, 9_000_000, None, overdue=True)
+    overdue = make_report(reconciliation(0, 0), quality(False), lake, store, run_id="overdue").report
+    assert overdue.status == "amber"
+    assert "Iceberg table maintenance overdue for current_invoices: run `cdclake maintain`" in overdue.reason
+    assert overdue.to_json()["tables"][0]["delete_files"] == 310
