@@ -26,8 +26,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from .catalog import load_catalog
 from .names import checked_schema, sql_identifier, sql_string
-from .settings import Paths
+from .settings import Paths, target_schema
 
 LOG_TABLE = "dms_maintenance_log"
 OVERDUE_GRACE = dt.timedelta(days=1)  # one missed night is not yet overdue
@@ -159,9 +160,6 @@ def maintain_lake(
 ) -> list[TableUpkeep]:
     """Maintain the tables of the schema the last dbt build used (its manifest):
     ``cdclake maintain`` and the nightly DAG."""
-    from .catalog import load_catalog
-    from .settings import target_schema
-
     schema = target_schema(load_catalog(paths).schema)
     say(
         f"Maintaining the tables of {schema}: keeping {_days(settings.snapshot_retention):g} day(s) of snapshots "

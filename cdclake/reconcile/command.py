@@ -178,14 +178,7 @@ def guarded(action: Callable[[], int]) -> int:
     exit 3 with its trace, so neither reads as "discrepancies" (exit 1)."""
     try:
         return action()
-    except (
-        UsageError,
-        CatalogError,
-        SourceSettingsError,
-        SuiteFileError,
-        FileNotFoundError,
-        ConfigurationError,
-    ) as error:
+    except SETTING_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except OperationFailure as error:
