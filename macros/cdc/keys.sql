@@ -163,46 +163,54 @@
   end
 {%- endmacro %}
 
-{% macro ejson_id_parts(json) -%}
+{% macro ejson_id_leading(json) -%}
+  {#- The `_id` at the very start of `json` when it is a common key (an ObjectId, a string
+      with nothing to escape, an integer), as written there; '' otherwise. -#}
+  regexp_extract(
+    {{ json }},
+    '^\\s*\\{\\s*"_id"\\s*:\\s*(\\{\\s*"\\$oid"\\s*:\\s*"[0-9a-fA-F]{24}"\\s*\\}|"[^"\\\\\\x00-\\x1f]*"|0|-?[1-9][0-9]{0,17})\\s*[,}]',
+    1
+  )
+{%- endmacro %}
+
+{% macro ejson_id_parts(json, leading=none) -%}
   {#- The top-level `_id` of `json` as a struct: its JSON `kind`, Spark's text of it
       (`token`, what get_json_object gives), its key (`typed_id`, null when it cannot be
       a key) and the text DMS's key column holds for it (`dms_text`, where known).
 
-      DMS writes MongoDB's documents, whose `_id` comes first. The common keys (an
-      ObjectId, a string with nothing to escape, an integer) are read from the document's
-      start; any other `_id`, or one not first, by the general rules (ejson_key). Both
-      ways give the same key: tests/python/test_key_identity.py checks every type both
-      ways. The lambdas bind each value once per row (Spark would otherwise repeat the
-      work at every place a rule reads it). -#}
-  transform(
-    array(regexp_extract(
-      {{ json }},
-      '^\\s*\\{\\s*"_id"\\s*:\\s*(\\{\\s*"\\$oid"\\s*:\\s*"[0-9a-fA-F]{24}"\\s*\\}|"[^"\\\\\\x00-\\x1f]*"|0|-?[1-9][0-9]{0,17})\\s*[,}]',
-      1
-    )),
-    leading -> case
-      when left(leading, 1) = '"' then named_struct(
-        'kind', 'string', 'token', substr(leading, 2, length(leading) - 2),
-        'typed_id', leading, 'dms_text', substr(leading, 2, length(leading) - 2)
+      DMS writes MongoDB's documents, whose `_id` comes first. The common keys are read
+      from the document's start (`leading`, ejson_id_leading: pass it as a column so that
+      Spark computes it once per row); any other `_id`, or one not first, by the general
+      rules (ejson_key). Both ways give the same key: tests/python/test_key_identity.py
+      checks every type both ways. Lambdas bind a value once where no column can (they
+      run interpreted, so the common keys take none). -#}
+  {%- if leading is none -%}
+  transform(array({{ ejson_id_leading(json) }}), leading -> {{ ejson_id_parts(json, 'leading') }})[0]
+  {%- else -%}
+  {#- An ObjectId's hex sits between the last two quotes of `{"$oid": "…"}`. -#}
+  {%- set hex = "substring_index(substring_index(" ~ leading ~ ", '\"', -2), '\"', 1)" -%}
+  case
+    when left({{ leading }}, 1) = '"' then named_struct(
+      'kind', 'string', 'token', substr({{ leading }}, 2, length({{ leading }}) - 2),
+      'typed_id', {{ leading }}, 'dms_text', substr({{ leading }}, 2, length({{ leading }}) - 2)
+    )
+    when left({{ leading }}, 1) = '{' then named_struct(
+      'kind', 'object', 'token', concat('{"$oid":"', {{ hex }}, '"}'),
+      'typed_id', concat('{"$oid":"', lower({{ hex }}), '"}'), 'dms_text', lower({{ hex }})
+    )
+    when {{ leading }} <> '' then named_struct(
+      'kind', 'number', 'token', {{ leading }}, 'typed_id', {{ leading }}, 'dms_text', {{ leading }}
+    )
+    else transform(
+      array(named_struct('kind', {{ ejson_id_kind(json) }}, 'token', get_json_object({{ json }}, '$._id'))),
+      id -> named_struct(
+        'kind', id.kind, 'token', id.token,
+        'typed_id', {{ ejson_key('id.kind', 'id.token') }},
+        'dms_text', {{ dms_text_of_key('id.kind', 'id.token') }}
       )
-      when left(leading, 1) = '{' then transform(
-        array(regexp_extract(leading, '[0-9a-fA-F]{24}', 0)),
-        hex -> named_struct(
-          'kind', 'object', 'token', concat('{"$oid":"', hex, '"}'),
-          'typed_id', concat('{"$oid":"', lower(hex), '"}'), 'dms_text', lower(hex)
-        )
-      )[0]
-      when leading <> '' then named_struct('kind', 'number', 'token', leading, 'typed_id', leading, 'dms_text', leading)
-      else transform(
-        array(named_struct('kind', {{ ejson_id_kind(json) }}, 'token', get_json_object({{ json }}, '$._id'))),
-        id -> named_struct(
-          'kind', id.kind, 'token', id.token,
-          'typed_id', {{ ejson_key('id.kind', 'id.token') }},
-          'dms_text', {{ dms_text_of_key('id.kind', 'id.token') }}
-        )
-      )[0]
-    end
-  )[0]
+    )[0]
+  end
+  {%- endif -%}
 {%- endmacro %}
 
 {% macro dms_typed_rows_sql(landed_sql) -%}
@@ -220,8 +228,11 @@
   from (
     select
       landed.*,
-      case when document_json is not null then {{ ejson_id_parts('document_json') }} end as id_parts
-    from ({{ landed_sql }}) as landed
+      case when document_json is not null then {{ ejson_id_parts('document_json', 'id_leading') }} end as id_parts
+    from (
+      select landed.*, {{ ejson_id_leading('document_json') }} as id_leading
+      from ({{ landed_sql }}) as landed
+    ) as landed
   ) as parts
 {%- endmacro %}
 

@@ -59,6 +59,38 @@
   where source_name = {{ sql_string('source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name) }}
 {%- endmacro %}
 
+{% macro cdc_shared_table_properties() -%}
+  {#- The current-state models append to the bookkeeping tables side by side, so their
+      commits race: the loser retries after Iceberg's backoff, 100 ms doubling by default,
+      which cost seconds per run for an append of a few rows. These appends never conflict
+      in content (another partition each), so a retry right away succeeds. -#}
+  {{- return({'commit.retry.min-wait-ms': '10', 'commit.retry.max-wait-ms': '1000', 'commit.retry.num-retries': '20'}) -}}
+{%- endmacro %}
+
+{% macro cdc_ensure_shared_table_properties(relation) %}
+  {#- Tables created before cdc_shared_table_properties get them once. -#}
+  {%- set wanted = cdc_shared_table_properties() -%}
+  {%- set current = {} -%}
+  {%- for row in run_query('show tblproperties ' ~ relation).rows -%}
+    {%- do current.update({row[0]: row[1]}) -%}
+  {%- endfor -%}
+  {%- set missing = [] -%}
+  {%- for key, value in wanted.items() if current.get(key) != value -%}
+    {%- do missing.append(sql_string(key) ~ ' = ' ~ sql_string(value)) -%}
+  {%- endfor -%}
+  {% if missing %}
+    {% do run_query('alter table ' ~ relation ~ ' set tblproperties (' ~ missing | join(', ') ~ ')') %}
+  {% endif %}
+{% endmacro %}
+
+{% macro cdc_shared_table_properties_sql() -%}
+  tblproperties (
+    {%- for key, value in cdc_shared_table_properties().items() %}
+    {{ sql_string(key) }} = {{ sql_string(value) }}{{ ',' if not loop.last }}
+    {%- endfor %}
+  )
+{%- endmacro %}
+
 {% macro cdc_ensure_bookkeeping_tables() %}
   {#- Shared by the current-state models, which run in parallel: partitioning by source
       keeps each model's writes and deletes in a partition no other model touches. -#}
@@ -75,6 +107,7 @@
       invocation_id string
     ) using iceberg
     partitioned by (source_name)
+    {{ cdc_shared_table_properties_sql() }}
   {%- endcall %}
   {% call statement('cdc_ensure_quarantine') -%}
     create table if not exists {{ cdc_bookkeeping_relation('dms_quarantine') }} (
@@ -90,6 +123,7 @@
       invocation_id string
     ) using iceberg
     partitioned by (source_name)
+    {{ cdc_shared_table_properties_sql() }}
   {%- endcall %}
   {% call statement('cdc_ensure_apply_log') -%}
     create table if not exists {{ cdc_bookkeeping_relation('dms_apply_log') }} (
@@ -105,7 +139,11 @@
       finished_at timestamp
     ) using iceberg
     partitioned by (source_name)
+    {{ cdc_shared_table_properties_sql() }}
   {%- endcall %}
+  {% for relation in [cdc_applied_files_relation(), cdc_bookkeeping_relation('dms_quarantine'), cdc_bookkeeping_relation('dms_apply_log')] %}
+    {% do cdc_ensure_shared_table_properties(relation) %}
+  {% endfor %}
 {% endmacro %}
 
 {% macro cdc_new_landing_files(source_node) %}
