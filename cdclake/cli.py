@@ -155,6 +155,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .dbt_runner import run_dbt
     from .demo.summary import print_run_summary
     from .reconcile.progress import Progress
+    from .reconcile.recheck import InFlightLimit
     from .reconcile.run import Options
     from .reconcile.sources import SnapshotSource
 
@@ -174,7 +175,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_run_summary(paths, outcome, sim.live_counts())
     if not outcome.success and not args.inject_faults:
         return 1
-    published = run_checks(paths, SnapshotSource(paths.snapshot), Options(), progress=Progress.on_terminal(), say=_say)
+    options = Options(in_flight_limit=InFlightLimit.from_env())
+    published = run_checks(paths, SnapshotSource(paths.snapshot), options, progress=Progress.on_terminal(), say=_say)
     return 1 if published.report.status == "red" else 0
 
 

@@ -50,13 +50,19 @@ def run_checks_locally(modes: str, run_id: str) -> str:
 
     from ..checks import run_checks
     from ..reconcile.progress import Progress
+    from ..reconcile.recheck import InFlightLimit
     from ..reconcile.run import Options, parse_modes
     from ..reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource
 
     paths = Paths.from_env()
     live = os.environ.get("CDCLAKE_MONGO_URI") or os.environ.get("CDCLAKE_MONGO_URI_SECRET")
     source = MongoSource(MongoReadSettings()) if live else SnapshotSource(paths.snapshot)
-    options = Options(modes=parse_modes([modes]), seed=run_seed(run_id), live_source=bool(live))
+    options = Options(
+        modes=parse_modes([modes]),
+        seed=run_seed(run_id),
+        live_source=bool(live),
+        in_flight_limit=InFlightLimit.from_env(),
+    )
     return run_checks(paths, source, options, progress=Progress(enabled=True)).html
 
 

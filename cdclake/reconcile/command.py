@@ -22,6 +22,7 @@ from ..settings import Paths, target_schema
 from .console import format_result
 from .lake import LakeState
 from .progress import Progress
+from .recheck import InFlightLimit, InFlightSettingError
 from .result import RunResult
 from .run import MODES, Options, UsageError, parse_modes, reconcile
 from .sides import SourceSide
@@ -82,6 +83,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         seed=args.seed,
         bisection=Bisection(args.bisection_factor, args.leaf_size),
         live_source=args.source == "mongodb",
+        in_flight_limit=InFlightLimit.from_env(),
     )
 
 
@@ -170,6 +172,7 @@ SETTING_ERRORS = (
     FileNotFoundError,
     ConfigurationError,
     MaintenanceSettingError,
+    InFlightSettingError,
 )
 
 

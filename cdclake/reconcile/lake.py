@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from bson import ObjectId, json_util
 from pyspark.errors import AnalysisException
@@ -30,9 +31,20 @@ class PendingChanges:
     files: int
     rows: int
     keys: frozenset[str]
+    # For a difference in flight too long: which files hold its key, and when they landed.
+    files_by_key: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    landed_at: Mapping[str, dt.datetime] = field(default_factory=dict)
 
 
 NOTHING_PENDING = PendingChanges(0, 0, frozenset())
+
+
+@dataclass(frozen=True)
+class LastApply:
+    """The newest apply of a collection that read new files."""
+
+    invocation_id: str
+    finished_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,17 @@ class LakeState:
         )
         return AppliedKeys([row[0] for row in rows], max(run["finished_at"] for run in runs), len(invocations))
 
+    def last_apply(self, collection: str) -> LastApply | None:
+        found = self.catalog.get(collection)
+        newest = (
+            self.spark.table(f"{self.schema}.dms_apply_log")
+            .where((F.col("source_name") == F.lit(found.source)) & (F.col("files_new") > 0))
+            .orderBy(F.col("finished_at").desc())
+            .select("invocation_id", "finished_at")
+            .first()
+        )
+        return None if newest is None else LastApply(newest["invocation_id"], _as_utc(newest["finished_at"]))
+
     def pending(self, collection: str) -> PendingChanges:
         """Worked out once per collection and run of reconciliation."""
         if collection not in self._pending:
@@ -95,21 +118,54 @@ class LakeState:
         applied = self.spark.table(f"{self.schema}.dms_applied_files").where(
             F.col("source_name") == F.lit(found.source)
         )
-        new = [
-            row[0]
+        landed_at = {
+            row[0]: _as_utc(row[1])
             for row in landed.join(applied, ["file_path", "file_modified_at"], "left_anti")
-            .select("file_path")
+            .select("file_path", "file_modified_at")
             .collect()
-        ]
+        }
+        new = list(landed_at)
         if not new:
             return NOTHING_PENDING
-        key_column = found.key_column
-        files = [hadoop_glob_literal(path) for path in new]  # paths as listed: glob characters are literal
-        landed_rows = self.spark.read.option("ignoreCorruptFiles", "true").parquet(*files)
-        document = F.col("_doc") if "_doc" in landed_rows.columns else F.lit(None).cast("string")
-        rows = landed_rows.select(F.col(key_column).alias("text"), document.alias("document")).collect()
-        keys = frozenset(key for row in rows for key in pending_keys(row["text"], row["document"]))
-        return PendingChanges(len(new), len(rows), keys)
+        rows = self._landed_rows(found.key_column, new)
+        files_by_key: dict[str, set[str]] = {}
+        for row in rows:
+            for key in pending_keys(row["text"], row["document"]):
+                files_by_key.setdefault(key, set()).add(row["file"])
+        return PendingChanges(
+            len(new),
+            len(rows),
+            frozenset(files_by_key),
+            {key: tuple(sorted(f for f in files if f)) for key, files in files_by_key.items()},
+            landed_at,
+        )
+
+    def _landed_rows(self, key_column: str, paths: list[str]) -> list:
+        """Key text, document and file (as listed) of every row of ``paths``. Each file is read
+        on its own branch, tagged with its listed path: Spark's own file name for a row is
+        URI-escaped, another spelling of the same path. Past ``_ATTRIBUTED_FILES`` files the
+        rows are read together, without their file."""
+        reads = []
+        tagged = len(paths) <= _ATTRIBUTED_FILES
+        for group in [[path] for path in paths] if tagged else [paths]:
+            frame = self.spark.read.option("ignoreCorruptFiles", "true").parquet(
+                *(hadoop_glob_literal(path) for path in group)  # paths as listed: glob characters are literal
+            )
+            document = F.col("_doc") if "_doc" in frame.columns else F.lit(None).cast("string")
+            file = F.lit(group[0]) if tagged else F.lit(None).cast("string")
+            reads.append(frame.select(F.col(key_column).alias("text"), document.alias("document"), file.alias("file")))
+        union = reads[0]
+        for frame in reads[1:]:
+            union = union.unionByName(frame)
+        return union.collect()
+
+
+_ATTRIBUTED_FILES = 200  # pending files read one branch each (a plan grows with its branches)
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    """Spark gives session-time-zone (UTC) timestamps without a zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def pending_keys(text: str | None, document: str | None) -> list[str]:

@@ -41,11 +41,14 @@ class Mismatch:
     kind: str  # MISSING_IN_TABLE, EXTRA_IN_TABLE, DIFFERS or DUPLICATE_IN_TABLE
     in_flight: bool = False
     fields: tuple[FieldDifference, ...] = ()
+    # Why a difference is confirmed when that is not plain from its kind: one that stayed
+    # in flight past the limit names the landed file that never applied.
+    note: str | None = None
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> Mismatch:
         fields = tuple(FieldDifference(**f) for f in item.get("fields", ()))
-        return cls(item["collection"], item["key"], item["kind"], bool(item.get("in_flight")), fields)
+        return cls(item["collection"], item["key"], item["kind"], bool(item.get("in_flight")), fields, item.get("note"))
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ result.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .progress import Progress
-from .recheck import carried, recheck, still_open
-from .result import Mismatch, ModeResult, RunResult
+from .recheck import InFlightLimit, carried, recheck, still_open
+from .result import ModeResult, RunResult
 from .sides import Side
 from .state import StateFiles
 from .strategies import Bisection, check_changed, check_counts, check_full, check_sample
@@ -56,6 +56,8 @@ class Options:
     # first time may be a change still on its way: it waits for the next run's re-check.
     # A snapshot is a fixed point: its differences are judged at once.
     live_source: bool = False
+    # How long a difference may stay in flight before it is confirmed (recheck.py).
+    in_flight_limit: InFlightLimit = field(default_factory=InFlightLimit)
 
     def __post_init__(self) -> None:
         # Options are also built in code (the DAG's task, from CDCLAKE_RECONCILE_MODES).
@@ -78,7 +80,7 @@ def reconcile(
         confirmed: set[str] = set()
         if earlier:
             progress.say(f"{collection}: re-checking {len(earlier)} open difference(s) of earlier runs")
-            check = recheck(collection, earlier, source, table, lake)
+            check = recheck(collection, earlier, source, table, lake, result.started_at, options.in_flight_limit)
             confirmed = {m.key for m in check.confirmed}
             result.checks.append(check)
         for mode in options.modes:
@@ -124,10 +126,7 @@ def _mark_in_flight(check: ModeResult, lake: LakeState, options: Options, confir
     if check.mismatches:
         pending = lake.pending(check.collection).keys  # listed once per collection by the lake
         waits = [m.key not in confirmed and (options.live_source or m.key in pending) for m in check.mismatches]
-        check.mismatches = [
-            Mismatch(m.collection, m.key, m.kind, wait, m.fields)
-            for m, wait in zip(check.mismatches, waits, strict=True)
-        ]
+        check.mismatches = [replace(m, in_flight=wait) for m, wait in zip(check.mismatches, waits, strict=True)]
     return check
 
 

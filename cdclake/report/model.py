@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..quality.result import QualityResult
+from ..reconcile.recheck import describe_age
 from .facts import DbtTest, LakeFacts, QuarantinedFile
 
 GREEN, AMBER, RED = "green", "amber", "red"
@@ -189,17 +190,23 @@ def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_co
 
 def _mismatches(name: str, checks, reconciliation) -> tuple[list[dict], list[dict]]:
     """Confirmed and in-flight differences, once per key (confirmed by any check wins), each
-    with when it was first seen (``first_seen``, from the open differences)."""
-    first_seen = {
-        d["key"]: d.get("first_seen")
-        for d in (reconciliation or {}).get("open_differences", [])
-        if d["collection"] == name
-    }
+    with when it was first seen, its age at the end of the reconciliation and how many runs
+    re-checked it (from the open differences)."""
+    opened = {d["key"]: d for d in (reconciliation or {}).get("open_differences", []) if d["collection"] == name}
+    finished = (reconciliation or {}).get("finished_at")
+    now = dt.datetime.fromisoformat(finished) if finished else None
     by_key: dict[str, dict] = {}
     for mismatch in (m for check in checks for m in check["mismatches"]):
         kept = by_key.get(mismatch["key"])
         if kept is None or (kept["in_flight"] and not mismatch["in_flight"]):
-            by_key[mismatch["key"]] = {**mismatch, "first_seen": first_seen.get(mismatch["key"])}
+            difference = opened.get(mismatch["key"], {})
+            by_key[mismatch["key"]] = {
+                **mismatch,
+                "note": mismatch.get("note") or (kept or {}).get("note"),
+                "first_seen": difference.get("first_seen"),
+                "age": describe_age(difference.get("first_seen"), now) if now else None,
+                "rechecks": difference.get("rechecks", 0),
+            }
     found = sorted(by_key.values(), key=lambda m: m["key"])
     return [m for m in found if not m["in_flight"]], [m for m in found if m["in_flight"]]
 

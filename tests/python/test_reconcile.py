@@ -135,6 +135,16 @@ def test_changes_landed_but_not_applied_are_in_flight_until_the_next_apply(
     flights = [m for check in first["checks"] for m in check["mismatches"]]
     assert flights and all(m["in_flight"] for m in flights)
     assert (code, first["status"]) == (0, "in_flight")
+    # What a difference in flight too long will name: the landed files holding its key
+    # (as the listing names them) and the newest apply of its collection.
+    lake = LakeState(spark, dataset.schema, str(dataset.paths.landing), load_catalog(dataset.paths))
+    for mismatch in flights:
+        pending = lake.pending(mismatch["collection"])
+        files = pending.files_by_key[mismatch["key"]]
+        assert files and set(files) <= set(pending.landed_at)
+        assert all(Path(file.removeprefix("file:")).is_file() for file in files)
+        newest = lake.last_apply(mismatch["collection"])
+        assert newest is not None and newest.finished_at < min(pending.landed_at[f] for f in files)
 
     dataset.dbt("run", "--select", "current_state")
     code, second = run_reconcile(dataset, monkeypatch, tmp_path, "--mode", "counts")

@@ -20,9 +20,9 @@ from cdclake.catalog import Namespace
 from cdclake.demo.documents import COLLECTIONS, make_document
 from cdclake.reconcile.canonical import document_hash
 from cdclake.reconcile.keys import key_json
-from cdclake.reconcile.lake import AppliedKeys, PendingChanges
+from cdclake.reconcile.lake import AppliedKeys, LastApply, PendingChanges
 from cdclake.reconcile.progress import Progress
-from cdclake.reconcile.recheck import recheck, still_open
+from cdclake.reconcile.recheck import InFlightLimit, InFlightSettingError, recheck, still_open
 from cdclake.reconcile.result import (
     DIFFERS,
     DISCREPANCIES,
@@ -60,8 +60,21 @@ class FakeLake:
     def watermark(self, collection: str) -> dt.datetime:
         return dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 
+    files_by_key: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    landed_at: dict[str, dt.datetime] = field(default_factory=dict)
+    newest_apply: LastApply | None = None
+
     def pending(self, collection: str) -> PendingChanges:
-        return PendingChanges(1 if self.pending_keys else 0, len(self.pending_keys), frozenset(self.pending_keys))
+        return PendingChanges(
+            1 if self.pending_keys else 0,
+            len(self.pending_keys),
+            frozenset(self.pending_keys),
+            self.files_by_key,
+            self.landed_at,
+        )
+
+    def last_apply(self, collection: str) -> LastApply | None:
+        return self.newest_apply
 
     def keys_applied_since(self, collection: str, since: dt.datetime | None) -> AppliedKeys:
         self.asked_since.append(since)
@@ -457,3 +470,72 @@ def test_integer_ids_are_keys_by_value_in_every_mode(monkeypatch: pytest.MonkeyP
     assert found([check_sample("clients", source_side, table_side, size=1_000, seed=1)]) == expected
     changed = FakeLake(latest_keys=["7", "8", '"9"', str(2**40)])
     assert found([check_changed("clients", source_side, table_side, changed, since=None)]) == expected
+
+
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+LANDED = "s3://landing/ledger/c/2026/12/04/20261204-0915.parquet"
+
+
+def aged(key: str, minutes: int, rechecks: int) -> OpenDifference:
+    """An in-flight difference first seen ``minutes`` before NOW, re-checked ``rechecks`` times."""
+    first_seen = (NOW - dt.timedelta(minutes=minutes)).isoformat()
+    return OpenDifference(Mismatch("c", key, DIFFERS, in_flight=True), first_seen, None, rechecks)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "rechecks", "limit", "confirmed"),
+    [
+        (120, 2, InFlightLimit(), True),  # an hour and three re-checks (this one the third): confirmed
+        (120, 1, InFlightLimit(), False),  # old enough, but only its second re-check
+        (59, 9, InFlightLimit(), False),  # re-checked often, but not an hour yet
+        (60, 2, InFlightLimit(), True),  # exactly at the limit
+        (30, 0, InFlightLimit(minutes=15, runs=1), True),  # the limit is a setting
+    ],
+)
+def test_a_difference_in_flight_past_the_limit_is_confirmed_naming_the_file(minutes, rechecks, limit, confirmed):
+    source = DictSide({"k": {"_id": "k", "v": 1}})
+    table = DictSide({"k": {"_id": "k", "v": 2}})
+    apply_run = LastApply("inv-42", NOW - dt.timedelta(minutes=5))
+    lake = FakeLake(
+        pending_keys={"k"}, files_by_key={"k": (LANDED,)}, landed_at={LANDED: NOW - dt.timedelta(hours=3)},
+        newest_apply=apply_run,
+    )  # fmt: skip
+    check = recheck("c", [aged("k", minutes, rechecks)], source, table, lake, NOW, limit)
+    (mismatch,) = check.mismatches
+    assert mismatch.in_flight is not confirmed
+    assert check.status == (DISCREPANCIES if confirmed else "in_flight")
+    if confirmed:
+        assert LANDED in mismatch.note and "inv-42" in mismatch.note
+        assert f"over {rechecks + 1} re-check(s)" in mismatch.note
+    else:
+        assert mismatch.note is None
+
+
+def test_a_stale_difference_says_when_no_apply_has_run_since_its_file_landed() -> None:
+    source, table = DictSide({"k": {"_id": "k", "v": 1}}), DictSide({})
+    lake = FakeLake(
+        pending_keys={"k"}, files_by_key={"k": (LANDED,)}, landed_at={LANDED: NOW - dt.timedelta(hours=3)},
+        newest_apply=LastApply("inv-1", NOW - dt.timedelta(hours=5)),  # before the file landed
+    )  # fmt: skip
+    (mismatch,) = recheck("c", [aged("k", 240, 5)], source, table, lake, NOW).mismatches
+    assert not mismatch.in_flight and "no apply of this collection has run since it landed" in mismatch.note
+    # the note and the first sighting survive into the next run's open differences
+    (kept,) = still_open([aged("k", 240, 5)], [ModeResult("recheck", "c", mismatches=[mismatch])], NOW.isoformat())
+    assert (kept.first_seen, kept.rechecks, kept.mismatch.note) == (aged("k", 240, 5).first_seen, 6, mismatch.note)
+    assert OpenDifference.from_json(kept.to_json()) == kept
+
+
+@pytest.mark.parametrize(
+    ("environ", "problem"),
+    [
+        ({"CDCLAKE_IN_FLIGHT_LIMIT_MINUTES": "0"}, "CDCLAKE_IN_FLIGHT_LIMIT_MINUTES=0"),
+        ({"CDCLAKE_IN_FLIGHT_LIMIT_RUNS": "three"}, "CDCLAKE_IN_FLIGHT_LIMIT_RUNS='three'"),
+        ({"CDCLAKE_IN_FLIGHT_LIMIT_RUNS": "-1"}, "CDCLAKE_IN_FLIGHT_LIMIT_RUNS=-1"),
+    ],
+)
+def test_an_unusable_in_flight_limit_names_its_setting(environ, problem) -> None:
+    with pytest.raises(InFlightSettingError) as raised:
+        InFlightLimit.from_env(environ)
+    assert str(raised.value).startswith(problem)
+    assert InFlightLimit.from_env({}) == InFlightLimit(60, 3)
+    assert InFlightLimit.from_env({"CDCLAKE_IN_FLIGHT_LIMIT_RUNS": " 5 "}).runs == 5

@@ -443,3 +443,15 @@ def test_an_overdue_table_maintenance_makes_the_report_amber_and_says_which(tmp_
     assert overdue.status == "amber"
     assert "Iceberg table maintenance overdue for current_invoices: run `cdclake maintain`" in overdue.reason
     assert overdue.to_json()["tables"][0]["delete_files"] == 310
+
+
+def test_a_difference_shows_its_age_and_why_it_was_confirmed(tmp_path: Path) -> None:
+    result = rechecked(reconciliation(0, 0), ["inv9"], [])
+    note = "in flight for 3 h 2 min over 3 re-check(s): landed file s3://landing/x.parquet not applied; …"
+    result["checks"][0]["mismatches"][0]["note"] = note
+    result["open_differences"][0]["first_seen"] = (START - dt.timedelta(hours=3)).isoformat()
+    published = make_report(result, quality(False), facts(1), LocalStore(tmp_path), "aged")
+    (difference,) = published.report.collections[2].confirmed
+    assert (difference["age"], difference["rechecks"], difference["note"]) == ("3 h 2 min", 2, note)
+    page = Path(published.html).read_text()
+    assert "(3 h 2 min, 2 re-check(s))" in page and "s3://landing/x.parquet not applied" in page
