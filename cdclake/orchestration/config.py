@@ -23,6 +23,12 @@ class PipelineConfig:
     # Iceberg upkeep of every table (cdclake/maintenance.py), a DAG of its own on the local
     # stack; on AWS, Glue's table optimizers do it (infra/glue/table-optimizers.json).
     maintenance_schedule: str = "@daily"
+    # Alerts (cdclake/orchestration/alerts.py): on "red" runs, or "amber" for amber and red,
+    # through the Airflow connections and topics named here (none: no alert).
+    alert_on: str = "red"
+    alert_slack_conn_id: str = ""
+    alert_sns_topic_arn: str = ""
+    alert_email_to: str = ""  # comma-separated addresses, through the smtp_default connection
     # AWS (environment "aws")
     region: str = ""
     landing_bucket: str = ""

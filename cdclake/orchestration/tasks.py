@@ -94,20 +94,46 @@ def results_location(config: PipelineConfig) -> str:
 
 
 def verdict(config: PipelineConfig) -> str:
-    """Read the report the checks just published and fail the run, saying why and where
-    to look, when it is red (confirmed discrepancies, failing dbt tests or expectations)."""
+    """Read the report the checks just published, alert as configured (alerts.py), and
+    fail the run, saying why and where to look, when it is red (confirmed discrepancies,
+    failing dbt tests or expectations)."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from ..checks import ResultLocations
+    from ..report.publish import run_folder
     from ..storage import store_for
+    from .alerts import AlertSettings, send_alerts
 
+    settings = AlertSettings.from_config(config)  # a wrong setting stops before anything is sent
     reports = ResultLocations(results_location(config)).reports
-    text = store_for(reports).read("latest/report.json")
+    store = store_for(reports)
+    text = store.read("latest/report.json")
     if text is None:
         raise AirflowFailException(f"no report in {reports}/latest: did the checks task run?")
     report = json.loads(text)
-    where = f"{reports}/runs/{report['run_id']}/report.html"
+    where = f"{reports}/{run_folder(report['run_id'])}/report.html"
+    outcomes = send_alerts(report, where, settings)
+    if outcomes:
+        record_alerts(store, report, outcomes)
     if report["status"] == "red":
         raise AirflowFailException(f"data quality is RED: {report['reason']} Report: {where}")
     print(f"data quality is {report['status'].upper()}: {report['reason']} Report: {where}")
     return where
+
+
+def record_alerts(store, report: dict, outcomes) -> None:
+    """Write the alerts a run sent into its published report: ``alerts`` in report.json and
+    a banner on the page (its own folder, and latest/ while it is the newest)."""
+    from ..report.publish import run_folder
+    from ..report.render import with_alerts
+    from .alerts import as_dicts
+
+    sent = as_dicts(outcomes)
+    for folder in (run_folder(report["run_id"]), "latest"):
+        published = store.read(f"{folder}/report.json")
+        if published is None or json.loads(published).get("run_id") != report["run_id"]:
+            continue
+        store.write(f"{folder}/report.json", json.dumps({**json.loads(published), "alerts": sent}, indent=2))
+        page = store.read(f"{folder}/report.html")
+        if page is not None:
+            store.write(f"{folder}/report.html", with_alerts(page, sent))

@@ -66,7 +66,7 @@ def make_report(
 def publish(report: Report, store: Store) -> PublishedReport:
     data_docs = _data_docs_location(report, store)
     report.dbt_docs = _dbt_docs_location(store)
-    folder = f"runs/{_safe(report.run_id)}"
+    folder = run_folder(report.run_id)
     documents = {"report.json": render_json(report), "junit.xml": render_junit(report)}
     html = store.write(
         f"{folder}/report.html",
@@ -80,7 +80,7 @@ def publish(report: Report, store: Store) -> PublishedReport:
     )
     history = [asdict(point) for point in report.history]
     store.write(HISTORY, json.dumps(history, indent=2))
-    links = {point["run_id"]: f"runs/{_safe(point['run_id'])}/report.html" for point in history}
+    links = {point["run_id"]: f"{run_folder(point['run_id'])}/report.html" for point in history}
     index = store.write("index.html", render_index(history, links))
     return PublishedReport(report, html, latest, index)
 
@@ -117,8 +117,9 @@ def _link(location: str | None, depth: int) -> str | None:
     return "../" * depth + location
 
 
-def _safe(run_id: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
+def run_folder(run_id: str) -> str:
+    """Where a run's report is kept, under the reports' root."""
+    return "runs/" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
 
 
 def report_on_lake(

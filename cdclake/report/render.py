@@ -56,6 +56,16 @@ def render_html(report: Report, data_docs_link: str | None, history_link: str, d
     )
 
 
+ALERTS_MARK = "<!-- cdclake:alerts -->"
+
+
+def with_alerts(html: str, outcomes: list[dict]) -> str:
+    """A published report with the alerts its run sent (``AlertOutcome`` as dicts), in the
+    place the template keeps for them: who was told, and any alert that was not delivered."""
+    fragment = _ENV.get_template("alerts.html.j2").render(outcomes=outcomes)
+    return html.replace(ALERTS_MARK, fragment + ALERTS_MARK, 1)
+
+
 def render_index(history: list[dict], links: dict[str, str]) -> str:
     """The list of every run, newest first, each linking to its report."""
     return _ENV.get_template("index.html.j2").render(
