@@ -10,6 +10,7 @@ the current-state models carry (``dms_defaults`` in dbt_project.yml).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -48,6 +49,9 @@ class Collection:
     file_glob: str  # where its files sit under its landing folder
     marts: tuple[str, ...] = ()  # models built from this collection alone (by name)
     model_ids: tuple[str, ...] = ()  # dbt unique_ids of the current-state model and its marts
+    # How long the collection may go without a change: its dbt source's freshness.
+    warn_after: dt.timedelta | None = None
+    error_after: dt.timedelta | None = None
 
     def table(self, schema: str) -> str:
         return f"{schema}.{self.model}"
@@ -197,7 +201,20 @@ def _collection(model: Mapping[str, Any], source: Mapping[str, Any]) -> Collecti
         key_column=setting("dms_key_column"),
         timestamp_column=setting("dms_timestamp_column"),
         file_glob=setting("dms_file_glob"),
+        warn_after=_freshness(source, "warn_after"),
+        error_after=_freshness(source, "error_after"),
     )
+
+
+_PERIODS = {"minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+
+
+def _freshness(source: Mapping[str, Any], limit: str) -> dt.timedelta | None:
+    """A dbt source's freshness limit (``{count, period}``), None when it sets none."""
+    value = ((source.get("config") or {}).get("freshness") or source.get("freshness") or {}).get(limit) or {}
+    if not value.get("count") or not value.get("period"):
+        return None
+    return value["count"] * _PERIODS[value["period"]]
 
 
 def manifest_path(paths: Paths) -> Path:

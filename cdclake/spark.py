@@ -7,6 +7,7 @@ and the benchmarks all run dbt against the same catalog.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from functools import lru_cache
@@ -76,3 +77,8 @@ def get_or_create_session(paths: Paths | None = None) -> SparkSession:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A timestamp Spark collected: the session's time zone (UTC here), without its zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

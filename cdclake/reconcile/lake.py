@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from ..catalog import Catalog
 from ..names import hadoop_glob_literal
+from ..spark import as_utc
 from .keys import key_json
 
 
@@ -97,7 +98,7 @@ class LakeState:
             .select("invocation_id", "finished_at")
             .first()
         )
-        return None if newest is None else LastApply(newest["invocation_id"], _as_utc(newest["finished_at"]))
+        return None if newest is None else LastApply(newest["invocation_id"], as_utc(newest["finished_at"]))
 
     def pending(self, collection: str) -> PendingChanges:
         """Worked out once per collection and run of reconciliation."""
@@ -119,7 +120,7 @@ class LakeState:
             F.col("source_name") == F.lit(found.source)
         )
         landed_at = {
-            row[0]: _as_utc(row[1])
+            row[0]: as_utc(row[1])
             for row in landed.join(applied, ["file_path", "file_modified_at"], "left_anti")
             .select("file_path", "file_modified_at")
             .collect()
@@ -161,11 +162,6 @@ class LakeState:
 
 
 _ATTRIBUTED_FILES = 200  # pending files read one branch each (a plan grows with its branches)
-
-
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    """Spark gives session-time-zone (UTC) timestamps without a zone."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def pending_keys(text: str | None, document: str | None) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..maintenance import TableHealth
+from .anomalies import Freshness
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,7 @@ class LakeFacts:
     model_ids: dict[str, str] = field(default_factory=dict)
     # Every table of the schema: files, snapshots, size, upkeep (cdclake/maintenance.py).
     tables: list[TableHealth] = field(default_factory=list)
+    # When a change was last applied (any apply, not only since the previous report; ISO),
+    # and how long its dbt source says the collection may go without one.
+    last_change_applied: dict[str, str | None] = field(default_factory=dict)
+    freshness: dict[str, Freshness] = field(default_factory=dict)

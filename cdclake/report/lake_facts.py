@@ -11,6 +11,8 @@ from pyspark.sql import functions as F
 
 from ..catalog import Catalog
 from ..maintenance import MaintenanceSettings, table_health
+from ..spark import as_utc
+from .anomalies import Freshness
 from .facts import DbtTest, LakeFacts, QuarantinedFile
 
 if TYPE_CHECKING:
@@ -46,6 +48,10 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None, catalog
             f"from {schema}.dms_apply_log group by 1"
         ).collect():
             facts.unaccounted[name_of(row["source_name"])] = int(row["unaccounted"] or 0)
+        for row in spark.sql(
+            f"select source_name, max(finished_at) as at from {schema}.dms_apply_log where rows_applied > 0 group by 1"
+        ).collect():
+            facts.last_change_applied[name_of(row["source_name"])] = as_utc(row["at"]).isoformat()
         newest = max((row["through"] for row in rows if row["through"]), default=None)
         facts.through = newest.isoformat() if newest else since
     if spark.catalog.tableExists(f"{schema}.dms_applied_files"):
@@ -58,7 +64,10 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None, catalog
             facts.lag_seconds[name_of(row["source_name"])] = float(row["lag"]) if row["lag"] is not None else None
     if spark.catalog.tableExists(f"{schema}.dms_quarantine"):
         facts.quarantine = read_quarantine(spark, schema, catalog)
+    for collection in catalog:
+        facts.freshness[collection.name] = Freshness(collection.warn_after, collection.error_after)
     for collection in catalog.names():
+        facts.last_change_applied.setdefault(collection, None)
         facts.events_applied.setdefault(collection, 0)
         facts.events_quarantined.setdefault(collection, 0)
         facts.files_quarantined.setdefault(collection, 0)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..quality.result import QualityResult
 from ..reconcile.recheck import describe_age
+from .anomalies import MIN_HISTORY, Freshness, RunFigures, anomalies, staleness
 from .facts import DbtTest, LakeFacts, QuarantinedFile
 
 GREEN, AMBER, RED = "green", "amber", "red"
@@ -31,8 +32,12 @@ EARLIER = "Earlier differences"  # the reconciliation's re-check of open differe
 QUARANTINE = "Quarantine"
 ACCOUNTING = "Every landed row accounted for"
 MAINTENANCE = "Table maintenance"
+ANOMALIES = "Against its history"
+FRESHNESS = "Freshness"
 NOT_RUN = "not run"
-_SCHEDULED = {*RECONCILE_MODES.values(), EARLIER}  # may be left out of a run on purpose
+# Lines that may be "not run" on purpose: a mode left for the nightly run, a history too
+# short to judge yet, a source without a freshness limit (anomalies.py says why).
+_SCHEDULED = {*RECONCILE_MODES.values(), EARLIER, ANOMALIES, FRESHNESS}
 _NAMES_SHOWN = 3
 OTHER = "pipeline"  # dbt tests of models that belong to no one collection (schema drift)
 
@@ -125,7 +130,10 @@ def build_report(
 ) -> Report:
     """Judge the run. ``table_collections`` maps each model to its collection."""
     now = now or dt.datetime.now(dt.UTC)
-    reports = [_collection_report(name, reconciliation, quality, facts, table_collections) for name in collections]
+    reports = [
+        _collection_report(name, reconciliation, quality, facts, table_collections, history, now)
+        for name in collections
+    ]
     pipeline = _pipeline_checks(reconciliation, quality, facts, table_collections)
     status, reason = _overall(reports, pipeline, facts)
     report = Report(
@@ -149,7 +157,9 @@ def build_report(
     return report
 
 
-def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_collections) -> CollectionReport:
+def _collection_report(
+    name, reconciliation, quality, facts: LakeFacts, table_collections, history: list[HistoryPoint], now: dt.datetime
+) -> CollectionReport:
     checks_by_mode = {c["mode"]: c for c in (reconciliation or {}).get("checks", []) if c["collection"] == name}
     counts = checks_by_mode.get("counts") or checks_by_mode.get("full") or {}
     confirmed, in_flight = _mismatches(name, checks_by_mode.values(), reconciliation)
@@ -184,6 +194,8 @@ def _collection_report(name, reconciliation, quality, facts: LakeFacts, table_co
     suites = [s for s in (quality.suites if quality else []) if s.collection == name]
     report.checks.append(_gx_check(suites, quality is not None))
     report.gx_failures = [{"table": s.table, "key": s.key, **asdict(e)} for s in suites for e in s.failed]
+    report.checks.append(_history_check(report, history, now))
+    report.checks.append(_freshness_check(name, facts, now))
     report.status = _worst(c.status for c in report.checks if not _by_schedule(c))
     return report
 
@@ -209,6 +221,35 @@ def _mismatches(name: str, checks, reconciliation) -> tuple[list[dict], list[dic
             }
     found = sorted(by_key.values(), key=lambda m: m["key"])
     return [m for m in found if not m["in_flight"]], [m for m in found if m["in_flight"]]
+
+
+def _history_check(report: CollectionReport, history: list[HistoryPoint], now: dt.datetime) -> ReportLine:
+    """This run's events applied, change in rows and CDC lag against the earlier runs'."""
+    name = report.collection
+    earlier = [
+        RunFigures(
+            dt.datetime.fromisoformat(point.generated_at),
+            point.events_applied.get(name),
+            point.rows.get(name),
+            point.cdc_lag_seconds.get(name),
+        )
+        for point in history
+        if name in point.events_applied
+    ]
+    findings = anomalies(earlier, RunFigures(now, report.events_applied, report.rows, report.cdc_lag_seconds))
+    if findings is None:
+        return ReportLine(ANOMALIES, NOT_RUN, f"cold start: {len(earlier)} of {MIN_HISTORY} runs of history")
+    odd = [finding for finding in findings if finding.anomalous]
+    if odd:
+        return ReportLine(ANOMALIES, AMBER, "unusual: " + "; ".join(finding.describe() for finding in odd))
+    return ReportLine(ANOMALIES, GREEN, f"as usual ({', '.join(f.metric for f in findings)})")
+
+
+def _freshness_check(name: str, facts: LakeFacts, now: dt.datetime) -> ReportLine:
+    last = facts.last_change_applied.get(name)
+    limits = facts.freshness.get(name, Freshness(None, None))
+    status, text = staleness(dt.datetime.fromisoformat(last) if last else None, now, limits)
+    return ReportLine(FRESHNESS, status, text)
 
 
 def _by_schedule(check: ReportLine) -> bool:
@@ -435,6 +476,12 @@ def _overall(
     )
     if not_run:
         reasons.append(f"not checked this run: {', '.join(not_run)}")
+    for line in (FRESHNESS, ANOMALIES):
+        flagged = [
+            (c.collection, k) for c in collections for k in c.checks if k.name == line and k.status in (RED, AMBER)
+        ]
+        if flagged:
+            reasons.append("; ".join(f"{name}: {check.summary}" for name, check in flagged))
     for check in pipeline:
         if check.status in (RED, AMBER) and check.name == "dbt tests":
             reasons.append(f"pipeline dbt tests: {check.summary}")

@@ -11,7 +11,7 @@ import jinja2
 
 from ..redaction import Redactor
 from .charts import bar_chart, line_chart
-from .model import AMBER, NOT_RUN, QUARANTINE, RED, Report
+from .model import AMBER, ANOMALIES, FRESHNESS, NOT_RUN, QUARANTINE, RED, Report
 
 TEMPLATES = Path(__file__).parent / "templates"
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
@@ -108,7 +108,13 @@ def render_junit(report: Report) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-_SUITES = {"dbt tests": "dbt tests", "Great Expectations": "Great Expectations", QUARANTINE: "quarantine"}
+_SUITES = {
+    "dbt tests": "dbt tests",
+    "Great Expectations": "Great Expectations",
+    QUARANTINE: "quarantine",
+    ANOMALIES: "history",
+    FRESHNESS: "freshness",
+}
 
 
 def _quarantined_lines(collection) -> list[str]:

@@ -4,6 +4,7 @@ each DMS setting resolved as the SQL resolves it, and a clear refusal of what it
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def test_the_catalog_lists_the_projects_collections_with_their_settings(in_order
         assert collection.table("s") == f"s.current_{collection.name}"
         assert (collection.key_column, collection.timestamp_column) == ("_id", "dms_commit_ts")
         assert collection.file_glob == "{*.parquet,*/*/*/*.parquet}"
+        # how quiet it may be: its dbt source's freshness (the report's Freshness line)
+        assert (collection.warn_after, collection.error_after) == (dt.timedelta(days=1), dt.timedelta(days=3))
 
 
 def test_each_mart_belongs_to_the_one_collection_it_is_built_from(in_order: Dataset) -> None:
@@ -48,6 +51,15 @@ def test_each_mart_belongs_to_the_one_collection_it_is_built_from(in_order: Data
 
 def test_vars_given_to_dbt_reach_the_catalog(variant: Dataset) -> None:
     assert {c.key_column for c in load_catalog(variant.paths)} == {"oid_id"}  # dbt run --vars {dms_key_column: …}
+
+
+def test_a_tables_own_freshness_is_its_limit(manifest: dict) -> None:
+    changed = copy.deepcopy(manifest)
+    changed["sources"]["source.cdclake.ledger.invoices"]["config"]["freshness"] = {
+        "warn_after": {"count": 30, "period": "minute"}, "error_after": {"count": None, "period": None}
+    }  # fmt: skip
+    invoices = Catalog.from_manifest(changed).get("invoices")
+    assert (invoices.warn_after, invoices.error_after) == (dt.timedelta(minutes=30), None)
 
 
 def test_a_table_meta_overrides_the_projects_default(manifest: dict) -> None:

@@ -123,8 +123,9 @@ def test_history_json_and_junit_describe_every_run(three_runs) -> None:
         "Great Expectations.invoices/Great Expectations",
         "reconciliation.invoices/Checksum (every document)",
     ]
-    # Per collection: four modes, earlier differences, quarantine, accounting, dbt tests, expectations.
-    assert sum(int(s.get("tests")) for s in junit.iter("testsuite")) == 4 * 9
+    # Per collection: four modes, earlier differences, quarantine, accounting, dbt tests, expectations,
+    # its history and its freshness.
+    assert sum(int(s.get("tests")) for s in junit.iter("testsuite")) == 4 * 11
 
 
 def test_redactor_covers_nested_values_and_follows_the_setting(monkeypatch) -> None:
