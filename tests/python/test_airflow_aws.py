@@ -181,10 +181,15 @@ def test_iam_policies_are_least_privilege_and_name_what_the_dag_uses() -> None:
     mwaa = json.loads(Template((INFRA / "iam" / "mwaa-execution-role.json").read_text()).substitute(values))
     (pass_role,) = [s for s in mwaa["Statement"] if s["Action"] == "iam:PassRole"]
     assert pass_role["Resource"] == [values["GLUE_ROLE_ARN"], values["EMR_EXECUTION_ROLE_ARN"]]
-    # The verdict task reads the latest report, and nothing else of the results.
-    (read_report,) = [s for s in mwaa["Statement"] if s["Sid"] == "ReadTheLatestReport"]
-    latest = f"arn:aws:s3:::{values['REPORT_BUCKET']}/{values['REPORT_PREFIX']}/reports/latest/report.json"
-    assert read_report["Action"] == ["s3:GetObject"] and fnmatch.fnmatch(latest, read_report["Resource"])
+    # The verdict task reads the report and records its alerts in it, nothing else of the results.
+    (report,) = [s for s in mwaa["Statement"] if s["Sid"] == "ReadTheReportAndRecordItsAlerts"]
+    reports = f"arn:aws:s3:::{values['REPORT_BUCKET']}/{values['REPORT_PREFIX']}/reports"
+    assert report["Action"] == ["s3:GetObject", "s3:PutObject"]
+    for key in ("latest/report.json", "runs/20261204T101500Z/report.html"):
+        assert any(fnmatch.fnmatch(f"{reports}/{key}", resource) for resource in report["Resource"]), key
+    assert not any(fnmatch.fnmatch(f"{reports}/../quality/x", resource) for resource in report["Resource"])
+    (alerts,) = [s for s in mwaa["Statement"] if s["Sid"] == "SendAlerts"]
+    assert (alerts["Action"], alerts["Resource"]) == (["sns:Publish"], values["ALERT_SNS_TOPIC_ARN"])
 
 
 def test_the_report_goes_to_s3_with_its_data_docs_and_a_red_one_fails_the_run(aws, tmp_path: Path) -> None:
