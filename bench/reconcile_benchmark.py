@@ -101,7 +101,7 @@ class CommandCounter(monitoring.CommandListener):
         pass
 
 
-def run_full(paths: Paths, source, faults: list[InjectedFault]) -> dict:
+def run_full(paths: Paths, source, faults: list[InjectedFault], schema: str = SCHEMA) -> dict:
     from cdclake.catalog import load_catalog
     from cdclake.reconcile.lake import LakeState
     from cdclake.reconcile.progress import Progress
@@ -114,8 +114,8 @@ def run_full(paths: Paths, source, faults: list[InjectedFault]) -> dict:
     spark = get_or_create_session(paths)
     catalog = load_catalog(paths)
     source_side = SourceSide(source, catalog.namespaces(), Progress.on_terminal())
-    table_side = TableSide(spark, SCHEMA, catalog)
-    lake = LakeState(spark, SCHEMA, str(paths.landing), catalog)
+    table_side = TableSide(spark, schema, catalog)
+    lake = LakeState(spark, schema, str(paths.landing), catalog)
     started = time.perf_counter()
     result = reconcile(
         source_side,
