@@ -15,7 +15,6 @@ from string import Template
 import boto3
 import pytest
 import yaml
-from moto import mock_aws
 
 from cdclake.catalog import Collection
 from cdclake.orchestration import landing_watch
@@ -23,25 +22,12 @@ from cdclake.orchestration.config import PipelineConfig
 from cdclake.reconcile.sources import MongoReadSettings, connection_string
 from cdclake.storage import S3Store
 
+from conftest import AWS_REGION
 from repo import REPO
 
 pytestmark = pytest.mark.aws_double
-REGION = "eu-central-1"
+REGION = AWS_REGION  # moto's, as the `aws` fixture (conftest.py) sets it
 INFRA = REPO / "infra"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW_CONN_AWS_DEFAULT": "aws://",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 def config(**overrides: str) -> PipelineConfig:

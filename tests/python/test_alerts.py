@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 from test_report import facts, quality, reconciliation
@@ -23,7 +21,9 @@ from cdclake.orchestration.config import PipelineConfig
 from cdclake.report.publish import make_report
 from cdclake.storage import LocalStore
 
-REGION = "eu-west-1"
+from conftest import AWS_REGION
+
+REGION = AWS_REGION
 WEBHOOK_SECRET = "T000/B000/xoxb-not-a-real-secret"
 
 
@@ -50,18 +50,10 @@ class Receiver:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW_CONN_AWS_DEFAULT": "aws://",
-        "CDCLAKE_DATA_DIR": str(tmp_path / "data"),
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield tmp_path / "data"
+def env(aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """moto's AWS (conftest.py) and the local data directory the verdict reads reports from."""
+    monkeypatch.setenv("CDCLAKE_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
 
 
 def slack(monkeypatch: pytest.MonkeyPatch, receiver: Receiver | None, url: str | None = None) -> None:
