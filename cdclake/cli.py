@@ -107,15 +107,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_maintain(args: argparse.Namespace) -> int:
     """Iceberg upkeep of every table in the lake's schema (cdclake/maintenance.py)."""
     from .catalog import CatalogError
-    from .maintenance import MaintenanceSettingError, MaintenanceSettings, maintain_lake
+    from .maintenance import MaintenanceSettingError, MaintenanceSettings, lake_schema, maintain_lake
     from .spark import get_or_create_session
 
     paths = Paths.from_env()
-    try:
-        done = maintain_lake(get_or_create_session(paths), paths, MaintenanceSettings.from_env())
+    try:  # every setting and the manifest before Spark starts
+        settings, schema = MaintenanceSettings.from_env(), lake_schema(paths)
     except (MaintenanceSettingError, CatalogError) as error:
         print(f"cdclake maintain: {error}", file=sys.stderr)
         return 2
+    done = maintain_lake(get_or_create_session(paths), schema, settings)
     for upkeep in done:
         if upkeep.skipped:
             print(f"  {upkeep.table}: left for the next run ({upkeep.skipped})")

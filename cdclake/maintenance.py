@@ -155,12 +155,16 @@ def lake_tables(spark, schema: str) -> list[str]:
     return sorted(row["tableName"] for row in rows if not row["isTemporary"])
 
 
+def lake_schema(paths: Paths) -> str:
+    """The schema the last dbt build used (its manifest): what ``cdclake maintain`` keeps.
+    Read before Spark starts, so that a project not built yet is said at once."""
+    return target_schema(load_catalog(paths).schema)
+
+
 def maintain_lake(
-    spark, paths: Paths, settings: MaintenanceSettings, say: Callable[[str], None] = print
+    spark, schema: str, settings: MaintenanceSettings, say: Callable[[str], None] = print
 ) -> list[TableUpkeep]:
-    """Maintain the tables of the schema the last dbt build used (its manifest):
-    ``cdclake maintain`` and the nightly DAG."""
-    schema = target_schema(load_catalog(paths).schema)
+    """Maintain the tables of ``schema`` (lake_schema): ``cdclake maintain`` and the nightly DAG."""
     say(
         f"Maintaining the tables of {schema}: keeping {_days(settings.snapshot_retention):g} day(s) of snapshots "
         f"(at least {settings.keep_last_snapshots}), removing orphan files older than "

@@ -68,11 +68,12 @@ def run_checks_locally(modes: str, run_id: str) -> str:
 
 def run_maintenance_locally() -> int:
     """Iceberg upkeep of every table of the lake's schema; returns how many were done."""
-    from ..maintenance import MaintenanceSettings, maintain_lake
+    from ..maintenance import MaintenanceSettings, lake_schema, maintain_lake
     from ..spark import get_or_create_session
 
     paths = Paths.from_env()
-    done = maintain_lake(get_or_create_session(paths), paths, MaintenanceSettings.from_env())
+    settings, schema = MaintenanceSettings.from_env(), lake_schema(paths)
+    done = maintain_lake(get_or_create_session(paths), schema, settings)
     left = [upkeep.table for upkeep in done if upkeep.skipped]
     if left:
         print(f"left for the next run (an apply committed meanwhile): {', '.join(left)}")

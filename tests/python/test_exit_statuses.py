@@ -82,6 +82,25 @@ def test_reconcile_usage_error_exits_2_before_reading_anything(local, monkeypatc
     assert "--sample-size and --leaf-size must be positive" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("environment", "says"),
+    [
+        ({}, "dbt manifest"),  # no dbt build yet: says what to run
+        ({"CDCLAKE_ORPHAN_FILE_AGE_DAYS": "0.5"}, "CDCLAKE_ORPHAN_FILE_AGE_DAYS (0.5) must be at least 1 day"),
+        ({"CDCLAKE_IN_FLIGHT_LIMIT_RUNS": "0"}, "CDCLAKE_IN_FLIGHT_LIMIT_RUNS=0"),
+    ],
+)
+def test_a_setting_or_a_missing_build_exits_2_before_spark_starts(local, monkeypatch, capsys, environment, says):
+    import cdclake.spark
+
+    monkeypatch.setattr(cdclake.spark, "get_or_create_session", stand_in(Crash("Spark must not start")))
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    command = ["reconcile", *local] if "IN_FLIGHT" in str(environment) else ["maintain"]
+    assert main(command) == 2
+    assert says in capsys.readouterr().err
+
+
 def checks_stand_in(verdict):
     """run_checks, which returns the published report (its status is the verdict), or crashes."""
     if isinstance(verdict, Exception):
