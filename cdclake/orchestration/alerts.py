@@ -11,7 +11,7 @@ banner on the page), so whoever opens the report sees that nobody may have been 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -117,11 +117,15 @@ def notifiers(settings: AlertSettings, subject: str, text: str) -> list[tuple[st
 def send_alerts(
     report: dict[str, Any], where: str, settings: AlertSettings, log: Callable[[str], None] = print
 ) -> list[AlertOutcome]:
-    """Send the alert for ``report`` on every channel, when its status calls for one; each
-    channel apart, so that one that fails does not stop the others."""
+    """Send the alert for ``report`` on every channel, when its status calls for one."""
     if not settings.wants(report["status"]):
         return []
-    subject, text = alert_message(report, where)
+    return deliver(settings, *alert_message(report, where), log=log)
+
+
+def deliver(settings: AlertSettings, subject: str, text: str, log: Callable[[str], None] = print) -> list[AlertOutcome]:
+    """``text`` on every configured channel, each apart, so that one that fails does not
+    stop the others; every outcome logged, a failure as an error."""
     outcomes = []
     for channel, target, notifier in notifiers(settings, subject, text):
         try:
@@ -135,6 +139,22 @@ def send_alerts(
         else:
             log(f"ERROR: alert NOT delivered: {outcome.channel} ({outcome.target}): {outcome.error}")
     return outcomes
+
+
+def failure_message(context: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The alert for a task that failed for good (after its retries), or None for one whose
+    failure the report already tells: a data test, or the verdict itself."""
+    ti = context["ti"]
+    if ti.task_id == "verdict" or ti.task_id.endswith(".test"):
+        return None
+    error = context.get("exception")
+    why = _without_addresses(error) if isinstance(error, BaseException) else "see its log"
+    subject = f"cdclake {ti.dag_id} FAILED"
+    text = (
+        f"{subject}: task {ti.task_id} failed after its retries (run {context.get('run_id', '?')}): {why}\n"
+        "No data-quality report was published by this run: look at the task's log in Airflow."
+    )
+    return subject, text
 
 
 def as_dicts(outcomes: list[AlertOutcome]) -> list[dict[str, Any]]:

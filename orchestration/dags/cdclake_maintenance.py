@@ -20,6 +20,7 @@ from airflow.sdk import DAG
 
 from cdclake.orchestration import tasks
 from cdclake.orchestration.config import PipelineConfig
+from cdclake.orchestration.notify import TaskFailureAlert
 
 CONFIG = PipelineConfig.from_env()
 
@@ -31,7 +32,12 @@ if CONFIG.environment == "local":
         start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
         catchup=False,
         max_active_runs=1,
-        default_args={"owner": "data-platform", "retries": 1, "execution_timeout": dt.timedelta(hours=4)},
+        default_args={
+            "owner": "data-platform",
+            "retries": 1,
+            "execution_timeout": dt.timedelta(hours=4),
+            "on_failure_callback": TaskFailureAlert(CONFIG),  # a failed night tells the alert channels
+        },
         tags=["cdclake", "iceberg", "maintenance"],
         doc_md=__doc__,
     ):

@@ -32,6 +32,7 @@ from cdclake.catalog import load_catalog, manifest_path
 from cdclake.dbt_runner import dbt_environment
 from cdclake.orchestration import landing_watch, tasks
 from cdclake.orchestration.config import PipelineConfig
+from cdclake.orchestration.notify import TaskFailureAlert
 from cdclake.settings import Paths, dbt_project_dir
 
 CONFIG = PipelineConfig.from_env()
@@ -45,6 +46,8 @@ default_args = {
     "retry_delay": dt.timedelta(minutes=2),
     "retry_exponential_backoff": True,
     "execution_timeout": dt.timedelta(hours=1),
+    # A task that fails for good tells the alert channels (a crash publishes no report).
+    "on_failure_callback": TaskFailureAlert(CONFIG),
 }
 
 with DAG(

@@ -42,6 +42,9 @@ print(
                     "schedule": str(dag.schedule),
                     "edges": {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks},
                     "retries": {task.task_id: task.retries for task in dag.tasks},
+                    "failure_alerts": {
+                        task.task_id: [type(c).__name__ for c in (task.on_failure_callback or [])] for task in dag.tasks
+                    },
                     "trigger_rules": {
                         task.task_id: str(getattr(task.trigger_rule, "value", task.trigger_rule)) for task in dag.tasks
                     },

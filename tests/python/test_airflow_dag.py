@@ -111,6 +111,8 @@ def test_the_dag_parses_with_no_top_level_work_and_has_the_expected_shape(
     detached = [t for t in edges if t.startswith("dbt.relationships_invoice_line_items_invoice_id")]
     assert len(detached) == 1 and detached[0] in edges["dbt.invoices.run"] + edges["dbt.invoices.test"]
     assert all(timeout for timeout in dag["timeouts"].values())
+    # Every task that fails for good tells the alert channels (the notifier skips the verdict and data tests).
+    assert all(alerts == ["TaskFailureAlert"] for alerts in dag["failure_alerts"].values()), dag["failure_alerts"]
     # Iceberg upkeep: a nightly DAG of its own locally; Glue's table optimizers on AWS.
     if settings:
         assert "cdclake_maintenance" not in parsed["dags"]
@@ -118,6 +120,7 @@ def test_the_dag_parses_with_no_top_level_work_and_has_the_expected_shape(
         upkeep = parsed["dags"]["cdclake_maintenance"]
         assert upkeep["edges"] == {"maintain_tables": []} and upkeep["schedule"] == "@daily"
         assert upkeep["max_active_runs"] == 1 and upkeep["catchup"] is False
+        assert upkeep["failure_alerts"] == {"maintain_tables": ["TaskFailureAlert"]}
 
 
 def task_states(home: Path, dag_id: str = "cdclake_pipeline") -> list[dict[str, str]]:

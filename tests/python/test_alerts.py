@@ -185,3 +185,27 @@ def test_an_unusable_alert_setting_names_itself(settings: dict, problem: str) ->
     assert str(raised.value).startswith(problem)
     email = AlertSettings.from_config(PipelineConfig(alert_email_to="ops@firm.example, cfo@firm.example"))
     assert email.email_to == ("ops@firm.example", "cfo@firm.example")
+
+
+class FakeTaskInstance:
+    def __init__(self, task_id: str) -> None:
+        self.task_id, self.dag_id = task_id, "cdclake_pipeline"
+
+
+@pytest.mark.parametrize(
+    ("task_id", "alerts"),
+    [("checks", True), ("dbt.current_invoices.run", True), ("verdict", False), ("dbt.current_invoices.test", False)],
+)
+def test_a_task_that_fails_for_good_alerts_unless_the_report_says_it(task_id, alerts, env, monkeypatch) -> None:
+    from cdclake.orchestration.notify import TaskFailureAlert
+
+    receiver = Receiver()
+    slack(monkeypatch, receiver)
+    notifier = TaskFailureAlert(PipelineConfig(alert_slack_conn_id="cdclake_slack"))
+    crash = RuntimeError(f"cannot reach {receiver.url}")  # an error that quotes a secret URL
+    notifier.notify({"ti": FakeTaskInstance(task_id), "run_id": "scheduled__2026", "exception": crash})
+    assert len(receiver.bodies) == (1 if alerts else 0)
+    if alerts:
+        text = receiver.bodies[0]["text"]
+        assert text.startswith(f"cdclake cdclake_pipeline FAILED: task {task_id} failed after its retries")
+        assert "RuntimeError: cannot reach <url>" in text and WEBHOOK_SECRET not in text
