@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .recheck import describe_age
 from .result import CARRIED, DISCREPANCIES, IN_FLIGHT, RECHECK, RECONCILED, ModeResult, RunResult
 
 _WORDS = {RECONCILED: "reconciled", IN_FLIGHT: "in flight (re-checked next run)", DISCREPANCIES: "DISCREPANCIES"}
@@ -35,12 +36,19 @@ def format_result(result: RunResult) -> str:
     for check in result.checks:
         lines.append(f"  {check.collection:<16} {check.mode:<8} {_WORDS[check.status]:<32} {_numbers(check)}")
     mismatches = [m for check in result.checks for m in check.mismatches]
+    opened = {(d.collection, d.key): d for d in result.open_differences}
+    now = result.finished_at or result.started_at
     for mismatch in mismatches[:_SHOWN]:
         where = ", ".join(f.path for f in mismatch.fields)
         flight = " (in flight)" if mismatch.in_flight else ""
+        earlier = opened.get((mismatch.collection, mismatch.key))
+        age = describe_age(earlier.first_seen, now) if earlier and earlier.rechecks else None
         lines.append(
             f"    {mismatch.collection} {mismatch.key}: {mismatch.kind}{flight}{' — ' + where if where else ''}"
+            f"{f' · open for {age}' if age else ''}"
         )
+        if mismatch.note:
+            lines.append(f"      {mismatch.note}")
     if len(mismatches) > _SHOWN:
         lines.append(f"    … and {len(mismatches) - _SHOWN} more in the JSON result")
     resolved = [(c.collection, r) for c in result.checks if c.mode == RECHECK for r in c.details.get("resolved", ())]

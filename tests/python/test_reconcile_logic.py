@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from cdclake.catalog import Namespace
 from cdclake.demo.documents import COLLECTIONS, make_document
 from cdclake.reconcile.canonical import document_hash
+from cdclake.reconcile.console import format_result
 from cdclake.reconcile.keys import key_json
 from cdclake.reconcile.lake import AppliedKeys, LastApply, PendingChanges
 from cdclake.reconcile.progress import Progress
@@ -34,6 +35,7 @@ from cdclake.reconcile.result import (
     Mismatch,
     ModeResult,
     OpenDifference,
+    RunResult,
 )
 from cdclake.reconcile.run import Options, UsageError, parse_modes, reconcile
 from cdclake.reconcile.segments import DigestIndex, Segment
@@ -523,6 +525,11 @@ def test_a_stale_difference_says_when_no_apply_has_run_since_its_file_landed() -
     (kept,) = still_open([aged("k", 240, 5)], [ModeResult("recheck", "c", mismatches=[mismatch])], NOW.isoformat())
     assert (kept.first_seen, kept.rechecks, kept.mismatch.note) == (aged("k", 240, 5).first_seen, 6, mismatch.note)
     assert OpenDifference.from_json(kept.to_json()) == kept
+    # and the command's summary says how long it has been open, and why it is confirmed
+    result = RunResult(NOW, "snapshot", "ledger", [ModeResult("recheck", "c", mismatches=[mismatch])], NOW)
+    result.open_differences = [kept]
+    summary = format_result(result)
+    assert "c k: missing_in_table · open for 4 h 0 min" in summary and mismatch.note in summary
 
 
 @pytest.mark.parametrize(
