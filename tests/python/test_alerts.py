@@ -1,10 +1,13 @@
 """Alerts through Airflow's notifiers: a Slack webhook (a local HTTP receiver stands in for
-Slack) and an SNS topic (moto), sent by the verdict task and written into the report.
+Slack), an SNS topic (moto) and e-mail (a local SMTP receiver), sent by the verdict task
+and written into the report.
 Fast: no Spark, no dbt."""
 
 from __future__ import annotations
 
+import email
 import json
+import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -209,3 +212,45 @@ def test_a_task_that_fails_for_good_alerts_unless_the_report_says_it(task_id, al
         text = receiver.bodies[0]["text"]
         assert text.startswith(f"cdclake cdclake_pipeline FAILED: task {task_id} failed after its retries")
         assert "RuntimeError: cannot reach <url>" in text and WEBHOOK_SECRET not in text
+
+
+class MailReceiver:
+    """Just enough of an SMTP server to take one message (no TLS, no login)."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        receiver = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 receiver ready\r\n")
+                while line := self.rfile.readline().decode():
+                    verb = line[:4].upper()
+                    if verb == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    if verb == "DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        lines = iter(self.rfile.readline, b".\r\n")
+                        receiver.messages.append(b"".join(lines).decode())
+                    self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_the_email_channel_sends_the_same_message(env: Path, monkeypatch) -> None:
+    mail = MailReceiver()
+    extra = {"disable_ssl": True, "disable_tls": True, "from_email": "cdclake@firm.example"}
+    connection = {"conn_type": "smtp", "host": "127.0.0.1", "port": mail.port, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(connection))
+    report = {"status": "red", "reason": "2 confirmed difference(s)", "run_id": "r", "collections": []}
+    settings = AlertSettings(AlertLevel.RED, email_to=("ops@firm.example",))
+    (outcome,) = send_alerts(report, "https://reports/runs/r/report.html", settings, log=lambda _: None)
+    assert outcome.delivered, outcome.error
+    (message,) = [email.message_from_string(text) for text in mail.messages]
+    assert (message["Subject"], message["To"]) == ("cdclake data quality RED", "ops@firm.example")
+    (body,) = [part.get_payload(decode=True).decode() for part in message.walk() if not part.is_multipart()]
+    assert "2 confirmed difference(s)" in body and "https://reports/runs/r/report.html" in body
