@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from .iceberg import is_commit_conflict
 from .names import checked_schema
 from .settings import Paths, dbt_project_dir
 
@@ -18,12 +19,30 @@ class DbtOutcome:
     """What a dbt invocation did, in the terms the run summary needs."""
 
     success: bool
-    invocation_id: str
+    invocation_ids: list[str]  # one, or two when models that lost a commit race ran again
     statuses: dict[str, list[str]] = field(default_factory=dict)  # status -> node names
     error: str | None = None  # why dbt itself stopped, or the first node's error
+    node_errors: list[str] = field(default_factory=list)  # "<node>: <message>" of each failed node
 
     def count(self, *statuses: str) -> int:
         return sum(len(self.statuses.get(status, [])) for status in statuses)
+
+    @property
+    def lost_a_commit_race(self) -> bool:
+        """A model failed because another writer (table maintenance) committed to its table
+        first: running it again is safe (see ``is_commit_conflict``)."""
+        return not self.success and any(is_commit_conflict(error) for error in self.node_errors)
+
+    def then(self, retried: DbtOutcome) -> DbtOutcome:
+        """This outcome with the nodes ``dbt retry`` ran again replaced by how they did then."""
+        rerun = {node for nodes in retried.statuses.values() for node in nodes}
+        statuses = {status: [node for node in nodes if node not in rerun] for status, nodes in self.statuses.items()}
+        for status, nodes in retried.statuses.items():
+            statuses.setdefault(status, []).extend(nodes)
+        statuses = {status: nodes for status, nodes in statuses.items() if nodes}
+        return DbtOutcome(
+            retried.success, self.invocation_ids + retried.invocation_ids, statuses, retried.error, retried.node_errors
+        )
 
 
 def dbt_environment(paths: Paths) -> dict[str, str]:
@@ -73,9 +92,6 @@ def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = No
     ``schema`` overrides the target schema (``CDCLAKE_SCHEMA``), so several datasets can
     live side by side in one warehouse.
     """
-    from dbt.cli.main import dbtRunner
-    from dbt_common.invocation import get_invocation_id
-
     paths = paths or Paths.from_env()
     environment = dbt_environment(paths) | ({"CDCLAKE_SCHEMA": checked_schema(schema)} if schema else {})
     if _runs_in_this_process(args):
@@ -83,7 +99,18 @@ def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = No
 
         get_or_create_session(paths)
     with _environment(environment):
-        result = dbtRunner().invoke([*args, "--project-dir", str(dbt_project_dir())])
+        outcome = _invoke(args)
+        if outcome.lost_a_commit_race and args[:1] in (["run"], ["build"]):
+            print("A model lost a commit to another writer (table maintenance?): running what failed once more")
+            outcome = outcome.then(_invoke(["retry"]))
+    return outcome
+
+
+def _invoke(args: list[str]) -> DbtOutcome:
+    from dbt.cli.main import dbtRunner
+    from dbt_common.invocation import get_invocation_id
+
+    result = dbtRunner().invoke([*args, "--project-dir", str(dbt_project_dir())])
     statuses: dict[str, list[str]] = {}
     node_errors = []
     for node_result in getattr(result.result, "results", None) or []:
@@ -92,4 +119,4 @@ def run_dbt(args: list[str], paths: Paths | None = None, schema: str | None = No
         if str(node_result.status) == "error" and node_result.message:
             node_errors.append(f"{node_result.node.name}: {node_result.message}")
     error = str(result.exception) if result.exception else (node_errors[0] if node_errors else None)
-    return DbtOutcome(result.success, get_invocation_id(), statuses, error)
+    return DbtOutcome(result.success, [get_invocation_id()], statuses, error, node_errors)

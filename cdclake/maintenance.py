@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from .catalog import load_catalog
+from .iceberg import is_commit_conflict
 from .names import checked_schema, sql_identifier, sql_string
 from .settings import Paths, target_schema
 
@@ -189,7 +190,7 @@ def maintain(
         try:
             upkeep = _maintain_table(spark, schema, name, settings, now)
         except Exception as error:  # Spark wraps Iceberg's commit conflicts in its own errors
-            if not _is_commit_conflict(error):
+            if not is_commit_conflict(error):  # an apply committed first: its commit stands
                 raise
             upkeep = TableUpkeep(name, 0, 0, 0, 0, 0, 0, 0.0, skipped=_first_line(error))
             say(f"  left for the next run: {upkeep.skipped}")
@@ -227,13 +228,6 @@ def _maintain_table(spark, schema: str, name: str, settings: MaintenanceSettings
         orphan_files_removed=orphans,
         seconds=round(time.perf_counter() - started, 2),
     )
-
-
-def _is_commit_conflict(error: Exception) -> bool:
-    """An apply committed to the table while this run rewrote it: Iceberg refuses the
-    rewrite's commit (the apply's stands), and the next run compacts the table."""
-    text = str(error)
-    return any(kind in text for kind in ("ValidationException", "CommitFailedException", "CommitStateUnknownException"))
 
 
 def _first_line(error: Exception) -> str:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog import Catalog, load_catalog
 from ..dbt_runner import DbtOutcome
+from ..names import sql_string
 from ..settings import Paths, target_schema
 from ..spark import get_or_create_session
 
@@ -28,8 +29,8 @@ def current_state_counts(catalog: Catalog, schema: str | None = None) -> dict[st
     return counts
 
 
-def applied_this_run(invocation_id: str, schema: str | None = None) -> dict[str, int]:
-    """What one dbt invocation did to the current state: files and rows, by outcome."""
+def applied_this_run(invocation_ids: list[str], schema: str | None = None) -> dict[str, int]:
+    """What a run's dbt invocations did to the current state: files and rows, by outcome."""
     schema = schema or target_schema()
     row = (
         get_or_create_session()
@@ -37,7 +38,7 @@ def applied_this_run(invocation_id: str, schema: str | None = None) -> dict[str,
             f"select coalesce(sum(files_new), 0) as files, coalesce(sum(files_quarantined), 0) as files_quarantined, "
             f"coalesce(sum(rows_landed), 0) as landed, coalesce(sum(rows_applied), 0) as applied, "
             f"coalesce(sum(rows_superseded), 0) as superseded, coalesce(sum(rows_quarantined), 0) as quarantined "
-            f"from {schema}.dms_apply_log where invocation_id = '{invocation_id}'"
+            f"from {schema}.dms_apply_log where invocation_id in ({', '.join(map(sql_string, invocation_ids))})"
         )
         .first()
     )
@@ -45,17 +46,17 @@ def applied_this_run(invocation_id: str, schema: str | None = None) -> dict[str,
 
 
 def quarantined(
-    catalog: Catalog, invocation_id: str | None = None, schema: str | None = None
+    catalog: Catalog, invocation_ids: list[str] | None = None, schema: str | None = None
 ) -> dict[str, list[QuarantinedFile]]:
     """Per collection, the landing files in ``dms_quarantine`` (whole, or some of their
-    rows): those one dbt invocation put there, or all of them."""
+    rows): those a run's dbt invocations put there, or all of them."""
     from ..report.lake_facts import read_quarantine
 
     schema = schema or target_schema()
     spark = get_or_create_session()
     if not spark.catalog.tableExists(f"{schema}.dms_quarantine"):
         return {}
-    return read_quarantine(spark, schema, catalog, invocation_id)
+    return read_quarantine(spark, schema, catalog, invocation_ids)
 
 
 def format_quarantine(this_run: dict[str, list[QuarantinedFile]], held: dict[str, list[QuarantinedFile]]) -> list[str]:
@@ -94,7 +95,7 @@ def drift_findings(schema: str | None = None) -> list[str]:
 
 
 def print_run_summary(paths: Paths, outcome: DbtOutcome, source_counts: dict[str, int]) -> None:
-    run = applied_this_run(outcome.invocation_id)
+    run = applied_this_run(outcome.invocation_ids)
     print()
     print("=" * 64)
     print(
@@ -111,7 +112,7 @@ def print_run_summary(paths: Paths, outcome: DbtOutcome, source_counts: dict[str
     catalog = load_catalog(paths)
     for collection, (live, deleted) in current_state_counts(catalog).items():
         print(f"{collection:<18}{live:>12,}{deleted:>12,}{source_counts.get(collection, 0):>13,}")
-    for line in format_quarantine(quarantined(catalog, outcome.invocation_id), quarantined(catalog)):
+    for line in format_quarantine(quarantined(catalog, outcome.invocation_ids), quarantined(catalog)):
         print(line)
     findings = drift_findings()
     print(f"schema drift: {len(findings)} finding(s)" + "".join(f"\n  {finding}" for finding in findings))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from bson import ObjectId, json_util
 from pyspark.errors import AnalysisException
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..catalog import Catalog
@@ -149,16 +149,31 @@ class LakeState:
         reads = []
         tagged = len(paths) <= _ATTRIBUTED_FILES
         for group in [[path] for path in paths] if tagged else [paths]:
-            frame = self.spark.read.option("ignoreCorruptFiles", "true").parquet(
-                *(hadoop_glob_literal(path) for path in group)  # paths as listed: glob characters are literal
-            )
+            frame = self._read_parquet(group)
+            if frame is None:
+                continue
             document = F.col("_doc") if "_doc" in frame.columns else F.lit(None).cast("string")
             file = F.lit(group[0]) if tagged else F.lit(None).cast("string")
             reads.append(frame.select(F.col(key_column).alias("text"), document.alias("document"), file.alias("file")))
+        if not reads:
+            return []
         union = reads[0]
         for frame in reads[1:]:
             union = union.unionByName(frame)
         return union.collect()
+
+    def _read_parquet(self, paths: list[str]) -> DataFrame | None:
+        """The rows of ``paths`` (as listed: glob characters are literal), or None when not one
+        of them is readable Parquet: the apply quarantines such a file whole, and the report
+        counts it there."""
+        try:
+            return self.spark.read.option("ignoreCorruptFiles", "true").parquet(
+                *(hadoop_glob_literal(path) for path in paths)
+            )
+        except AnalysisException as error:
+            if "UNABLE_TO_INFER_SCHEMA" in str(error):
+                return None
+            raise
 
 
 _ATTRIBUTED_FILES = 200  # pending files read one branch each (a plan grows with its branches)

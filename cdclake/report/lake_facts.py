@@ -88,16 +88,16 @@ def read_lake_facts(spark: SparkSession, schema: str, since: str | None, catalog
 
 
 def read_quarantine(
-    spark: SparkSession, schema: str, catalog: Catalog, invocation_id: str | None = None
+    spark: SparkSession, schema: str, catalog: Catalog, invocation_ids: list[str] | None = None
 ) -> dict[str, list[QuarantinedFile]]:
-    """Everything in ``dms_quarantine`` (or what one dbt invocation put there), per
+    """Everything in ``dms_quarantine`` (or what some dbt invocations put there), per
     collection and file. A file read again after a crash quarantines its rows again: rows
     are counted once per file and row."""
     name_of = _collection_names(catalog)
     found: dict[str, list[QuarantinedFile]] = {}
     query = (
         spark.table(f"{schema}.dms_quarantine")
-        .where(F.col("invocation_id") == F.lit(invocation_id) if invocation_id else F.lit(True))
+        .where(F.col("invocation_id").isin(invocation_ids) if invocation_ids else F.lit(True))
         .groupBy("source_name", "file_path")
         .agg(
             F.bool_or(F.col("source_row").isNull()).alias("whole_file"),

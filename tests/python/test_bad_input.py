@@ -201,13 +201,13 @@ def test_quarantine_is_counted_per_collection_in_the_report_and_the_run_summary(
     assert f"{rows} row(s) that could not be applied" in report.reason
 
     (invocation,) = [r[0] for r in spark.sql("select distinct invocation_id from bad_input.dms_apply_log").collect()]
-    lines = format_quarantine(quarantined(catalog, invocation, "bad_input"), quarantined(catalog, schema="bad_input"))
+    lines = format_quarantine(quarantined(catalog, [invocation], "bad_input"), quarantined(catalog, schema="bad_input"))
     assert lines[:2] == [
         f"quarantined this run: {rows} row(s) and 2 whole file(s)",
         f"  invoices: {rows} row(s) and 2 whole file(s)",
     ]
     assert all(f"    {name}: whole file (unreadable) — not a Parquet file" in "\n".join(lines) for name in unreadable)
     assert lines[-1].startswith("held in quarantine, all runs (not in the lake; the report stays amber): invoices")
-    assert format_quarantine(quarantined(catalog, "another-invocation", "bad_input"), {}) == [
+    assert format_quarantine(quarantined(catalog, ["another-invocation"], "bad_input"), {}) == [
         "quarantined this run: nothing"
     ]

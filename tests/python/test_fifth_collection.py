@@ -31,7 +31,7 @@ from cdclake.quality.suites import SuiteFileError, check_against_catalog, load_s
 from cdclake.reconcile.progress import Progress
 from cdclake.reconcile.run import MODES, Options
 from cdclake.reconcile.sources import SnapshotSource
-from cdclake.report.model import RECONCILE_MODES
+from cdclake.report.model import ANOMALIES, FRESHNESS, RECONCILE_MODES
 from cdclake.report.publish import PublishedReport
 from cdclake.settings import Paths
 
@@ -53,6 +53,10 @@ sources:
     schema: global_temp
     meta:
       dms_database: hr
+    config:
+      freshness:
+        warn_after: {count: 1, period: day}
+        error_after: {count: 3, period: day}
     tables:
       - name: timesheets
         identifier: dms_new_changes__hr__timesheets
@@ -234,7 +238,10 @@ def test_the_report_checks_it_in_every_mode_and_with_its_suite(fifth: Fifth) -> 
     assert fifth.report.report.status == "green", fifth.report.report.reason
     found = collection_report(fifth.report, "timesheets")
     checks = {check["name"]: check for check in found["checks"]}
+    # its first run: no history to judge against yet, which is no reason for amber
+    assert checks.pop(ANOMALIES)["status"] == "not run"
     assert all(check["status"] == "green" for check in checks.values()), checks
+    assert FRESHNESS in checks  # its own source's limits, read from its YAML
     assert {RECONCILE_MODES[mode] for mode in MODES} | {"dbt tests", "Great Expectations"} <= set(checks)
     assert "timesheets" in checks["Great Expectations"]["summary"]
 

@@ -97,7 +97,7 @@ def names(workspace: Path, spark) -> dict:
     second = dataset.dbt("run", "--select", "current_invoices")
     return {
         "folder": folder,
-        "runs": [first.invocation_id, second.invocation_id],
+        "runs": [*first.invocation_ids, *second.invocation_ids],
         "pending_before": pending,
         "pending_after": lake._list_pending("invoices"),
     }
