@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup java chromium lint pytest dbt docs airflow lock bench clean
+.PHONY: demo test setup java chromium lint pytest dbt docs airflow checks-archive airflow-bundle lock bench clean
 
 demo: setup ## generate the source, land DMS files, dbt build on local Spark + Iceberg, reconcile, summarise
 	$(BIN)/cdclake demo
@@ -34,8 +34,8 @@ chromium: ## the report's browser test opens it in Debian's Chromium (driven by 
 	fi
 
 lint: setup
-	$(BIN)/ruff check cdclake tests bench orchestration
-	$(BIN)/ruff format --check cdclake tests bench orchestration
+	$(BIN)/ruff check cdclake tests bench orchestration infra
+	$(BIN)/ruff format --check cdclake tests bench orchestration infra
 	$(BIN)/cdclake lint-sql
 	$(BIN)/lint-imports
 
@@ -57,6 +57,14 @@ airflow: setup ## one run of the Airflow DAG on the demo's data (after make demo
 	$(BIN)/cdclake dbt parse --quiet
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > /dev/null
 	$(AIRFLOW_ENV) $(BIN)/airflow dags test cdclake_pipeline
+
+# What infra/README.md deploys, with the glue target's settings from the environment
+# (CDCLAKE_GLUE_ROLE_ARN, AWS_REGION, CDCLAKE_WAREHOUSE_URI): each prints its size and contents.
+checks-archive: setup ## the checks job's packed venv for EMR on EKS: build/cdclake-venv.tar.gz
+	$(BIN)/python infra/artifacts/build.py checks
+
+airflow-bundle: setup ## the DAGs, the dbt project and the cdclake wheel for MWAA: build/cdclake-airflow.zip
+	$(BIN)/python infra/artifacts/build.py airflow
 
 bench: setup ## the benchmarks of bench/README.md
 	$(BIN)/python -m bench.apply_benchmark

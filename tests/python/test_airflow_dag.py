@@ -65,9 +65,9 @@ def small_source(tmp_path_factory: pytest.TempPathFactory, spark) -> Paths:
     return paths
 
 
-def inspect_dags(env: dict[str, str]) -> dict:
+def inspect_dags(env: dict[str, str], dags: Path = DAGS) -> dict:
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("dag_inspect.py")), str(DAGS)],
+        [sys.executable, str(Path(__file__).with_name("dag_inspect.py")), str(dags)],
         env=env,
         capture_output=True,
         text=True,
