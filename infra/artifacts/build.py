@@ -32,7 +32,9 @@ GLUE_SETTINGS = ("CDCLAKE_GLUE_ROLE_ARN", "AWS_REGION", "CDCLAKE_WAREHOUSE_URI")
 # The DAGs that run on AWS: cdclake_maintenance is the local stack's; there Glue's table
 # optimizers do the upkeep (infra/glue/table-optimizers.json).
 AWS_DAGS = ("cdclake_pipeline.py",)
-DBT_PROJECT_FILES = ("dbt_project.yml", "models", "macros", "tests", "profiles")
+# The dbt project cosmos runs, and the checks job's spec the DAG fills from beside it
+# (cdclake.orchestration.emr.job_spec_path).
+DBT_PROJECT_FILES = ("dbt_project.yml", "models", "macros", "tests", "profiles", "infra/emr/checks-job.json")
 
 
 def main(argv: list[str] | None = None) -> int:
