@@ -1,9 +1,10 @@
 """cdclake maintenance: nightly Iceberg upkeep of every table of the lake (compaction with
 deletes folded in, manifests, snapshot expiry, orphan files; cdclake/maintenance.py).
 
-It may run while the pipeline applies a batch: each procedure commits on its own, and a
-rewrite that meets an apply's commit is refused by Iceberg and left for the next night
-(tests/python/test_maintenance.py). Only on the local stack: on AWS, Glue's table
+It may run while the pipeline applies a batch: each procedure commits on its own, a
+rewrite that meets an apply's commit is refused by Iceberg and left for the next night,
+and an apply refused because a rewrite committed first runs again (cdclake.dbt_runner;
+tests/python/test_maintenance.py). Only on the local stack: on AWS, Glue's table
 optimizers do the same work for the Glue Data Catalog's tables (infra/glue/).
 
 Settings (README, "Maintenance"): ``CDCLAKE_MAINTENANCE_SCHEDULE`` (default ``@daily``),

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -13,11 +16,20 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
+import pyspark
 import pytest
+from moto.server import ThreadedMotoServer
 
-from cdclake.catalog import Catalog
+from cdclake.catalog import Catalog, load_catalog
+from cdclake.checks import ResultLocations
+from cdclake.orchestration.config import PipelineConfig
+from cdclake.orchestration.emr import job_spec, results_uri
 from cdclake.quality.suites import check_against_catalog, load_suites
+from cdclake.spark import iceberg_runtime_jar
+from cdclake.testing.replica_set import FakeReplicaSet
 
+from conftest import Dataset
 from repo import REPO
 from test_airflow_dag import AWS_SETTINGS, airflow_env, inspect_dags
 
@@ -26,6 +38,7 @@ GLUE_SETTINGS = {
     "CDCLAKE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/cdclake-glue",
     "AWS_REGION": "eu-west-1",
     "CDCLAKE_WAREHOUSE_URI": "s3://example-warehouse/iceberg",
+    "CDCLAKE_GLUE_DATABASE": "in_order",  # the session's in_order dataset stands in for the Glue database
 }
 # What the checks job must not carry: the cluster brings Spark, the job builds nothing
 NOT_IN_THE_JOB = ("pyspark", "dbt_core", "dbt_glue", "apache_airflow", "astronomer_cosmos", "moto", "pytest")
@@ -118,7 +131,7 @@ def test_the_bundle_is_what_mwaa_takes(built: Built, tmp_path: Path) -> None:
             (wheel,) = plugins.namelist()
         bundle.extractall(tmp_path / "bundle")
     assert wheel.startswith("cdclake-") and wheel.endswith(".whl")
-    assert {"dags/cdclake_pipeline.py", "dags/dbt/dbt_project.yml"} <= names
+    assert {"dags/cdclake_pipeline.py", "dags/dbt/dbt_project.yml", "dags/dbt/infra/emr/checks-job.json"} <= names
     assert "dags/cdclake_maintenance.py" not in names  # local only: Glue's table optimizers on AWS
     assert "dags/dbt/target/manifest.json" in names and "dags/dbt/profiles/.user.yml" not in names
     pins = dict(line.split("==") for line in requirements if "==" in line)
@@ -144,3 +157,126 @@ def test_the_bundles_dags_parse_from_it(built: Built, tmp_path: Path) -> None:
     assert set(parsed["dags"]) == {"cdclake_pipeline"}
     edges = parsed["dags"]["cdclake_pipeline"]["edges"]
     assert "dbt.current_invoices.run" in edges and "checks" in edges  # cosmos read the bundle's manifest
+
+
+# --- The checks job started as EMR on EKS starts it (issue 13, item 4) ------------------
+
+EMR_ICEBERG_JAR = "local:///usr/share/aws/iceberg/lib/iceberg-spark3-runtime.jar"  # on EMR's image
+GLUE_CATALOG = "spark.sql.catalog.glue_catalog."
+DRIVER_ENV = "spark.kubernetes.driverEnv."
+
+
+def spark_submit_command(parameters: str, warehouse: Path) -> tuple[list[str], dict[str, str]]:
+    """The spec's sparkSubmitParameters for ``spark-submit --master local[2]``: EMR's Iceberg
+    jar and the Glue catalog swapped for this machine's jar and a Hadoop catalog on the local
+    warehouse; the driver's environment (``driverEnv``) returned to be the process's."""
+    arguments, environment = ["--master", "local[2]"], {}
+    tokens = iter(shlex.split(parameters))
+    for flag in tokens:
+        value = next(tokens)
+        if flag == "--jars":
+            assert value == EMR_ICEBERG_JAR, value
+            value = str(iceberg_runtime_jar())
+        elif flag == "--conf" and value.startswith(DRIVER_ENV):
+            name, _, setting = value.removeprefix(DRIVER_ENV).partition("=")
+            environment[name] = setting
+            continue
+        elif flag == "--conf" and value.startswith(GLUE_CATALOG):
+            setting = value.removeprefix(GLUE_CATALOG).partition("=")[0]
+            if setting in ("catalog-impl", "io-impl"):
+                continue  # Glue and S3FileIO: AWS only
+            if setting == "warehouse":
+                arguments += ["--conf", f"{GLUE_CATALOG}type=hadoop"]
+                value = f"{GLUE_CATALOG}warehouse={warehouse}"
+        arguments += [flag, value]
+    return arguments, environment
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_checks_job_runs_as_emr_starts_it(built: Built, in_order: Dataset, workspace: Path, tmp_path: Path) -> None:
+    """spark-submit on checks_job.py with the archive, from a folder that is not the checkout,
+    with the spec the DAG submits: results and report to S3 (moto server), the MongoDB URI
+    from Secrets Manager (moto), reads on the fake replica set's secondary only."""
+    job_dir = tmp_path / "job"  # the script and the archive, uploaded side by side
+    job_dir.mkdir()
+    shutil.copy(REPO / "orchestration" / "jobs" / "checks_job.py", job_dir)
+    shutil.copy(built.archive, job_dir)
+    with tarfile.open(built.archive) as archive:  # what EMR does in the driver's working directory
+        archive.extractall(job_dir / "environment", filter="tar")
+    config = PipelineConfig.from_env(
+        {
+            **AWS_SETTINGS,
+            "CDCLAKE_GLUE_DATABASE": in_order.schema,
+            "CDCLAKE_EMR_JOB_SCRIPT_URI": str(job_dir / "checks_job.py"),
+            "CDCLAKE_RECONCILE_MODES": "counts,changed,sample,full",
+        }
+    )
+    spec = job_spec(config, seed=7)["jobDriver"]["sparkSubmitJobDriver"]
+    arguments, driver_env = spark_submit_command(spec["sparkSubmitParameters"], workspace / "shared" / "warehouse")
+    assert driver_env.pop("CDCLAKE_LANDING_ROOT") == config.landing_uri
+    driver_env["CDCLAKE_LANDING_ROOT"] = str(in_order.paths.landing)  # no S3 connector for Spark here
+    driver_env["CDCLAKE_DATA_DIR"] = str(job_dir / "tmp")  # the spec's /tmp/cdclake, per test
+
+    catalog = load_catalog(in_order.paths)
+    documents = {name: list(in_order.simulator.live_documents(name)) for name in catalog.names()}
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    moto.start()
+    aws = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    try:
+        clients = {service: client(service, config.region, aws) for service in ("s3", "secretsmanager")}
+        clients["s3"].create_bucket(
+            Bucket=config.report_bucket, CreateBucketConfiguration={"LocationConstraint": config.region}
+        )
+        with FakeReplicaSet(documents) as replica_set:
+            clients["secretsmanager"].create_secret(Name=config.mongo_uri_secret, SecretString=replica_set.uri)
+            spark_home = Path(pyspark.__file__).parent  # the cluster's Spark, as /usr/lib/spark on EMR
+            env = {"PATH": os.environ["PATH"], "HOME": str(job_dir), "SPARK_HOME": str(spark_home), **aws, **driver_env}
+            if "JAVA_HOME" in os.environ:
+                env["JAVA_HOME"] = os.environ["JAVA_HOME"]
+            submit = [str(spark_home / "bin" / "spark-submit"), *arguments, spec["entryPoint"]]
+            done = subprocess.run(
+                [*submit, *spec["entryPointArguments"]],
+                cwd=job_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+        (job_dir / "spark-submit.log").write_text(done.stdout + done.stderr)
+        assert done.returncode == 0, f"{job_dir / 'spark-submit.log'}: {done.stdout[-3000:]}"
+        assert replica_set.primary.commands == []
+        assert {"aggregate", "find"} <= set(replica_set.secondary.commands)
+        keys = {
+            item["Key"]
+            for page in clients["s3"].get_paginator("list_objects_v2").paginate(Bucket=config.report_bucket)
+            for item in page.get("Contents", [])
+        }
+        reports = ResultLocations(results_uri(config)).reports.removeprefix(f"s3://{config.report_bucket}/")
+        report = clients["s3"].get_object(Bucket=config.report_bucket, Key=f"{reports}/latest/report.json")
+        latest = json.loads(report["Body"].read())
+    finally:
+        moto.stop()
+    assert latest["status"] == "green", latest.get("reason")
+    assert {f"{reports}/latest/report.html", f"{reports}/history.json", f"{reports}/index.html"} <= keys
+    assert any(key.startswith(f"{reports}/data-docs/") and key.endswith("index.html") for key in keys), sorted(keys)
+    assert replica_set.uri not in done.stdout + done.stderr  # the secret's connection string stays out of the log
+
+
+def client(service: str, region: str, aws: dict[str, str]):
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=aws["AWS_ENDPOINT_URL"],
+        aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+    )
