@@ -92,6 +92,9 @@ def test_the_archive_carries_the_suites_and_the_glue_manifest(unpacked: Path) ->
     environment = unpacked / "environment"
     manifest = json.loads((environment / "manifest.json").read_text())
     assert manifest["metadata"]["adapter_type"] == "glue"
+    models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
+    # dbt-glue would otherwise expire all but the newest snapshot after every incremental run
+    assert models and all(node["config"]["iceberg_expire_snapshots"] == "False" for node in models)
     catalog = Catalog.from_manifest(manifest)
     suites = load_suites(environment / "expectations")
     assert {suite.path.name for suite in suites} == {p.name for p in (REPO / "expectations").glob("*.json")}
