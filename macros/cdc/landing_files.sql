@@ -79,7 +79,7 @@
     {%- do missing.append(sql_string(key) ~ ' = ' ~ sql_string(value)) -%}
   {%- endfor -%}
   {% if missing %}
-    {% do run_query('alter table ' ~ relation ~ ' set tblproperties (' ~ missing | join(', ') ~ ')') %}
+    {% do cdc_execute('alter table ' ~ relation ~ ' set tblproperties (' ~ missing | join(', ') ~ ')') %}
   {% endif %}
 {% endmacro %}
 
@@ -365,8 +365,11 @@
       runs one at a time; the accounting would fail such a run). -#}
   {%- set setting = 'CDCLAKE_SCRATCH_ROOT (dbt var cdc_scratch_root)' -%}
   {%- set root = checked_path_name(var('cdc_scratch_root').rstrip('/'), setting) -%}
-  {%- if target.type == 'glue' and (not modules.re.match('^[A-Za-z][A-Za-z0-9+.-]*://', root) or root.lower().startswith('file:')) -%}
-    {#- A Glue session's workers share no local disk with each other or with dbt. -#}
+  {%- set local = '^(?![A-Za-z][A-Za-z0-9+.-]*://)|^file:' -%}
+  {%- if target.type == 'glue' and modules.re.match(local, root, modules.re.I)
+        and not modules.re.match(local, target.location or 's3://', modules.re.I) -%}
+    {#- A Glue session's workers share no local disk with each other or with dbt; only a
+        warehouse that is itself a local folder (the Glue stand-in of the tests) may. -#}
     {{ exceptions.raise_compiler_error(
         setting ~ '="' ~ root ~ '" is a local folder, which a Glue session cannot share: set it to an S3 '
         ~ 'prefix beside the warehouse, e.g. $CDCLAKE_WAREHOUSE_URI/_cdc_scratch') }}
@@ -387,7 +390,7 @@
       files and the table, under the same access, and useful when a run fails. Emptying it
       cost a Spark job per model per run. -#}
   {% for what in ['checked_rows', 'resolved_keys', 'prechecked_rows'] %}
-    {% do run_query('drop view if exists ' ~ cdc_run_relation(source_node, what)) %}
+    {% do cdc_execute('drop view if exists ' ~ cdc_run_relation(source_node, what)) %}
   {% endfor %}
 {% endmacro %}
 
@@ -440,7 +443,7 @@
   {%- set ts_column = dms_setting(source_node, 'dms_timestamp_column') -%}
   {%- set key_column = dms_setting(source_node, 'dms_key_column') -%}
   {%- set files_glob = dms_files_glob(source_node, readable) -%}
-  {% do run_query('set spark.sql.parquet.mergeSchema=true') %}
+  {% do cdc_execute('set spark.sql.parquet.mergeSchema=true') %}
   {%- set landed_columns = run_query('select * from parquet.' ~ sql_identifier(files_glob) ~ ' limit 0').column_names -%}
   select
     {{ dms_column_or_null('Op', landed_columns) }} as op,
