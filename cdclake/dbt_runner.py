@@ -114,9 +114,11 @@ def _invoke(args: list[str]) -> DbtOutcome:
     statuses: dict[str, list[str]] = {}
     node_errors = []
     for node_result in getattr(result.result, "results", None) or []:
-        if node_result.node.resource_type != "operation":  # the on-run-end hook is no model or test
-            statuses.setdefault(str(node_result.status), []).append(node_result.node.name)
+        node = getattr(node_result, "node", None)  # run-operation's results name no node
+        name = node.name if node is not None else "run-operation"
+        if node is not None and node.resource_type != "operation":  # a hook is no model or test
+            statuses.setdefault(str(node_result.status), []).append(name)
         if str(node_result.status) == "error" and node_result.message:
-            node_errors.append(f"{node_result.node.name}: {node_result.message}")
+            node_errors.append(f"{name}: {node_result.message}")
     error = str(result.exception) if result.exception else (node_errors[0] if node_errors else None)
     return DbtOutcome(result.success, [get_invocation_id()], statuses, error, node_errors)

@@ -53,11 +53,13 @@ class GlueStandIn:
     """``with GlueStandIn(spark, warehouse) as glue:`` then ``AWS_ENDPOINT_URL_GLUE=glue.url``."""
 
     def __init__(self, spark, warehouse: str) -> None:
-        Path(warehouse).mkdir(parents=True, exist_ok=True)  # a Hadoop catalog lists it from the start
+        Path(warehouse).mkdir(parents=True, exist_ok=True)
         self.catalog_conf = {
             f"spark.sql.catalog.{GLUE_CATALOG}": "org.apache.iceberg.spark.SparkCatalog",
             f"spark.sql.catalog.{GLUE_CATALOG}.type": "hadoop",
-            f"spark.sql.catalog.{GLUE_CATALOG}.warehouse": warehouse,
+            # dbt-glue gives every table the location <warehouse>/<database>/<table>, which a
+            # Hadoop catalog accepts only as its own path, spelled as Spark qualifies it
+            f"spark.sql.catalog.{GLUE_CATALOG}.warehouse": "file:" + str(Path(warehouse).absolute()),
         }
         self.spark = self._with_catalog(spark)
         self.sessions: dict[str, Session] = {}

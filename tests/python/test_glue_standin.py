@@ -100,11 +100,9 @@ def test_a_stopped_and_deleted_session_is_gone(glue) -> None:
         glue.get_session(Id=session)
 
 
-def test_dbt_glue_connects_through_it(glue_stand_in: GlueStandIn, workspace: Path, monkeypatch) -> None:
-    """dbt-glue's own connection: its session, its preamble (SqlWrapper2), a query's JSON."""
-    from cdclake.dbt_runner import run_dbt
-    from cdclake.settings import Paths
-
+@pytest.fixture
+def glue_target(glue_stand_in: GlueStandIn, workspace: Path, monkeypatch) -> Path:
+    """The environment of the glue target, pointed at the stand-in."""
     for name, value in {
         "AWS_ENDPOINT_URL_GLUE": glue_stand_in.url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -115,6 +113,32 @@ def test_dbt_glue_connects_through_it(glue_stand_in: GlueStandIn, workspace: Pat
         "CDCLAKE_WAREHOUSE_URI": str(workspace / "glue-warehouse"),
     }.items():
         monkeypatch.setenv(name, value)
-    outcome = run_dbt(["debug", "--target", "glue"], Paths(workspace / "glue-debug"))
+    return workspace / "glue-dbt"
+
+
+def test_dbt_glue_connects_through_it(glue_stand_in: GlueStandIn, glue_target: Path) -> None:
+    """dbt-glue's own connection: its session, its preamble (SqlWrapper2), a query's JSON."""
+    from cdclake.dbt_runner import run_dbt
+    from cdclake.settings import Paths
+
+    outcome = run_dbt(["debug", "--target", "glue"], Paths(glue_target))
     assert outcome.success, outcome.error
     assert {"CreateSession", "RunStatement", "GetStatement"} <= set(glue_stand_in.calls)
+
+
+def test_sql_reaches_spark_on_glue_as_dbt_compiled_it(spark, glue_target: Path) -> None:
+    """dbt-glue wraps SQL in a Python string that is not raw: without the project's
+    statement override, Python would halve the backslash and the regex would match nothing."""
+    from cdclake.dbt_runner import run_dbt
+    from cdclake.settings import Paths
+
+    spark.sql(f"create namespace if not exists {GLUE_CATALOG}.escapes")
+    sql = (
+        f"create or replace table {GLUE_CATALOG}.escapes.digits using iceberg as "
+        "select regexp_extract('ab7', '[a-z](\\\\d)', 1) as digit, 'it\\'s' as quoted"
+    )
+    outcome = run_dbt(
+        ["run-operation", "cdc_execute", "--args", json.dumps({"sql": sql}), "--target", "glue"], Paths(glue_target)
+    )
+    assert outcome.success, outcome.error
+    assert spark.table(f"{GLUE_CATALOG}.escapes.digits").first().asDict() == {"digit": "7", "quoted": "it's"}
