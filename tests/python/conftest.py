@@ -64,6 +64,16 @@ def spark(workspace: Path):
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def glue_stand_in(spark, workspace: Path):
+    """One Glue stand-in per test run: dbt-glue keeps its Glue client (and the endpoint it
+    was made for) per thread for the life of the process."""
+    from glue_standin import GlueStandIn
+
+    with GlueStandIn(spark, str(workspace / "glue-warehouse")) as stand_in:
+        yield stand_in
+
+
 @dataclass
 class Dataset:
     """A landing folder, its simulated source, and the schema dbt builds it into."""

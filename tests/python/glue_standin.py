@@ -50,24 +50,45 @@ class Session:
 
 
 class GlueStandIn:
-    """``with GlueStandIn(spark, warehouse) as glue:`` then ``AWS_ENDPOINT_URL_GLUE=glue.url``."""
+    """``with GlueStandIn(spark, warehouse) as glue:`` then ``AWS_ENDPOINT_URL_GLUE=glue.url``.
+
+    ``glue.spark`` reads the Glue catalog (``glue_catalog``) as it is now.
+    """
 
     def __init__(self, spark, warehouse: str) -> None:
         Path(warehouse).mkdir(parents=True, exist_ok=True)
+        self.warehouse = str(Path(warehouse).absolute())
         self.catalog_conf = {
             f"spark.sql.catalog.{GLUE_CATALOG}": "org.apache.iceberg.spark.SparkCatalog",
             f"spark.sql.catalog.{GLUE_CATALOG}.type": "hadoop",
             # dbt-glue gives every table the location <warehouse>/<database>/<table>, which a
             # Hadoop catalog accepts only as its own path, spelled as Spark qualifies it
-            f"spark.sql.catalog.{GLUE_CATALOG}.warehouse": "file:" + str(Path(warehouse).absolute()),
+            f"spark.sql.catalog.{GLUE_CATALOG}.warehouse": "file:" + self.warehouse,
         }
-        self.spark = self._with_catalog(spark)
+        # a session of its own: a catalog is set up once per session, and each stand-in has its warehouse
+        self.spark = self._with_catalog(spark.newSession())
+        # The Data Catalog's answers (and a test reading through this session) must see
+        # every session's commits; the sessions themselves cache as their --conf says.
+        self.spark.conf.set(f"spark.sql.catalog.{GLUE_CATALOG}.cache-enabled", "false")
         self.sessions: dict[str, Session] = {}
         self.calls: list[str] = []  # every operation, in order: what dbt-glue asked
+        self.ignored_conf: set[str] = set()  # session settings the stand-in does not apply
         self._clock = itertools.count(1)
         _install_awsglue()
         _capture_prints_per_thread()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+
+    def target_environment(self, region: str = "eu-west-1") -> dict[str, str]:
+        """The environment of the dbt ``glue`` target (``profiles/profiles.yml``) pointed here."""
+        return {
+            "AWS_ENDPOINT_URL_GLUE": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "CDCLAKE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/cdclake-glue",
+            "CDCLAKE_WAREHOUSE_URI": self.warehouse,
+        }
 
     @property
     def url(self) -> str:
@@ -95,6 +116,7 @@ class GlueStandIn:
         if request["Id"] in self.sessions:
             raise GlueError("AlreadyExistsException", f"session {request['Id']} exists")
         spark = self._with_catalog(self.spark.newSession())  # its own temporary views, one catalog
+        self._apply_session_conf(spark, request.get("DefaultArguments", {}).get("--conf", ""))
         session = Session(request["Id"], spark, float(next(self._clock)))
         session.namespace.update({"spark": spark, "sc": spark.sparkContext, "__name__": "__main__"})
         self.sessions[session.id] = session
@@ -164,6 +186,23 @@ class GlueStandIn:
         for key, value in self.catalog_conf.items():
             spark.conf.set(key, value)  # runtime settings are per Spark session
         return spark
+
+    def _apply_session_conf(self, spark, conf: str) -> None:
+        """Set the runtime SQL settings of the session's ``--conf``, as Glue does.
+
+        The catalog's implementation, file IO and warehouse (Glue, S3) are not applied: the
+        stand-in's Hadoop catalog takes their place. Static settings (extensions) are
+        already those of the local session.
+        """
+        replaced = {
+            f"spark.sql.catalog.{GLUE_CATALOG}{suffix}" for suffix in ("", ".catalog-impl", ".io-impl", ".warehouse")
+        }
+        for setting in conf.replace("--conf ", "\n").splitlines():
+            key, _, value = setting.strip().partition("=")
+            if not key or key in replaced or not spark.conf.isModifiable(key):
+                self.ignored_conf.add(key)
+                continue
+            spark.conf.set(key, value.strip())
 
     def _session(self, session_id: str) -> Session:
         if session_id not in self.sessions:

@@ -5,7 +5,6 @@ Iceberg catalog the statements write to. Then dbt-glue itself connects through i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -14,12 +13,6 @@ from botocore.exceptions import ClientError
 from glue_standin import GLUE_CATALOG, GlueStandIn
 
 REGION = "eu-west-1"
-
-
-@pytest.fixture(scope="module")
-def glue_stand_in(spark, workspace: Path) -> Iterator[GlueStandIn]:
-    with GlueStandIn(spark, str(workspace / "glue-warehouse")) as stand_in:
-        yield stand_in
 
 
 @pytest.fixture
@@ -103,15 +96,7 @@ def test_a_stopped_and_deleted_session_is_gone(glue) -> None:
 @pytest.fixture
 def glue_target(glue_stand_in: GlueStandIn, workspace: Path, monkeypatch) -> Path:
     """The environment of the glue target, pointed at the stand-in."""
-    for name, value in {
-        "AWS_ENDPOINT_URL_GLUE": glue_stand_in.url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "CDCLAKE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/cdclake-glue",
-        "CDCLAKE_WAREHOUSE_URI": str(workspace / "glue-warehouse"),
-    }.items():
+    for name, value in glue_stand_in.target_environment(REGION).items():
         monkeypatch.setenv(name, value)
     return workspace / "glue-dbt"
 
@@ -126,12 +111,13 @@ def test_dbt_glue_connects_through_it(glue_stand_in: GlueStandIn, glue_target: P
     assert {"CreateSession", "RunStatement", "GetStatement"} <= set(glue_stand_in.calls)
 
 
-def test_sql_reaches_spark_on_glue_as_dbt_compiled_it(spark, glue_target: Path) -> None:
+def test_sql_reaches_spark_on_glue_as_dbt_compiled_it(glue_stand_in: GlueStandIn, glue_target: Path) -> None:
     """dbt-glue wraps SQL in a Python string that is not raw: without the project's
     statement override, Python would halve the backslash and the regex would match nothing."""
     from cdclake.dbt_runner import run_dbt
     from cdclake.settings import Paths
 
+    spark = glue_stand_in.spark
     spark.sql(f"create namespace if not exists {GLUE_CATALOG}.escapes")
     sql = (
         f"create or replace table {GLUE_CATALOG}.escapes.digits using iceberg as "
