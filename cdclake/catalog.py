@@ -46,7 +46,7 @@ class Collection:
     model: str  # the current-state table's name
     key_column: str
     timestamp_column: str
-    file_glob: str  # where its files sit under its landing folder
+    file_name_glob: str  # its files: under its landing folder, at any depth, names matching this
     marts: tuple[str, ...] = ()  # models built from this collection alone (by name)
     model_ids: tuple[str, ...] = ()  # dbt unique_ids of the current-state model and its marts
     # How long the collection may go without a change: its dbt source's freshness.
@@ -200,7 +200,7 @@ def _collection(model: Mapping[str, Any], source: Mapping[str, Any]) -> Collecti
         model=model.get("alias") or model["name"],
         key_column=setting("dms_key_column"),
         timestamp_column=setting("dms_timestamp_column"),
-        file_glob=setting("dms_file_glob"),
+        file_name_glob=setting("dms_file_name_glob"),
         warn_after=_freshness(source, "warn_after"),
         error_after=_freshness(source, "error_after"),
     )

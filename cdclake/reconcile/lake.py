@@ -110,8 +110,12 @@ class LakeState:
         found = self.catalog.get(collection)
         folder = hadoop_glob_literal(f"{self.landing_root}/{found.database}/{found.name}")  # its name is literal
         try:
-            landed = self.spark.read.format("binaryFile").load(f"{folder}/{found.file_glob}")
-        except AnalysisException as error:  # nothing matches the glob: nothing landed
+            landed = (
+                self.spark.read.format("binaryFile")
+                .options(recursiveFileLookup="true", pathGlobFilter=found.file_name_glob)
+                .load(folder)
+            )
+        except AnalysisException as error:  # no folder yet: nothing landed
             if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
                 return NOTHING_PENDING
             raise

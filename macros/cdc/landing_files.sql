@@ -34,8 +34,15 @@
   {{- return(dms_database_dir(source_node) ~ '/' ~ collection) -}}
 {%- endmacro %}
 
-{% macro dms_collection_glob(source_node) -%}
-  {{- return(hadoop_glob_literal(dms_collection_dir(source_node)) ~ '/' ~ dms_setting(source_node, 'dms_file_glob')) -}}
+{% macro dms_listing_options(folder, source_node) -%}
+  {#- Options of a binaryfile view listing the DMS files under `folder`, at any depth.
+      One folder listed recursively, directory by directory (one LIST a folder on S3),
+      rather than a glob naming each file: Spark checks each file a glob names again, in
+      a Spark job of its own once there are more than 32, which cost seconds per
+      collection and grew with every batch landed. -#}
+  path {{ sql_string(hadoop_glob_literal(folder)) }},
+  recursiveFileLookup 'true',
+  pathGlobFilter {{ sql_string(dms_setting(source_node, 'dms_file_name_glob')) }}
 {%- endmacro %}
 
 {% macro dms_files_glob(source_node, files) -%}
@@ -163,7 +170,7 @@
   {% call statement('cdc_list_landing') -%}
     create or replace temporary view {{ listing }}
     using binaryfile
-    options (path {{ sql_string(dms_collection_glob(source_node)) }})
+    options ({{ dms_listing_options(dms_collection_dir(source_node), source_node) }})
   {%- endcall %}
   {%- set query -%}
     with landed as (
@@ -199,7 +206,7 @@
   {% call statement('cdc_list_landing_database') -%}
     create or replace temporary view {{ listing }}
     using binaryfile
-    options (path {{ sql_string(hadoop_glob_literal(database_dir) ~ '/*/' ~ dms_setting(source_node, 'dms_file_glob')) }})
+    options ({{ dms_listing_options(database_dir, source_node) }})
   {%- endcall %}
   {%- set folder = '/' ~ database_dir.split('/')[-1] ~ '/' ~ source_node.meta.dms_collection ~ '/' -%}
   {%- set query -%}

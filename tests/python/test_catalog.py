@@ -31,7 +31,7 @@ def test_the_catalog_lists_the_projects_collections_with_their_settings(in_order
         assert collection.source == f"source.cdclake.ledger.{collection.name}"
         assert collection.table("s") == f"s.current_{collection.name}"
         assert (collection.key_column, collection.timestamp_column) == ("_id", "dms_commit_ts")
-        assert collection.file_glob == "{*.parquet,*/*/*/*.parquet}"
+        assert collection.file_name_glob == "*.parquet"
         # how quiet it may be: its dbt source's freshness (the report's Freshness line)
         assert (collection.warn_after, collection.error_after) == (dt.timedelta(days=1), dt.timedelta(days=3))
 
