@@ -34,7 +34,7 @@ class PipelineConfig:
     landing_bucket: str = ""
     landing_prefix: str = "dms"
     report_bucket: str = ""
-    report_prefix: str = "reports"
+    report_prefix: str = "cdclake"  # every result of the checks: quality/, reconcile/, reports/
     glue_role_arn: str = ""
     glue_database: str = "ledger"
     warehouse_uri: str = ""

@@ -202,7 +202,7 @@ def test_the_report_goes_to_s3_with_its_data_docs_and_a_red_one_fails_the_run(aw
     page = reports.read("runs/green-run/report.html")
     assert 'href="../../data-docs/index.html"' in page
     assert reports.read("data-docs/index.html") == "<html>GX Data Docs</html>"
-    head = s3.head_object(Bucket="firm-data-reports", Key="reports/reports/runs/green-run/report.html")
+    head = s3.head_object(Bucket="firm-data-reports", Key="cdclake/reports/runs/green-run/report.html")
     assert head["ContentType"] == "text/html"
 
     make_report(reconciliation(2, 0), quality(failing=True), facts(10), reports, run_id="red-run")
