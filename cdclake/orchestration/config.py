@@ -33,6 +33,10 @@ class PipelineConfig:
     region: str = ""
     landing_bucket: str = ""
     landing_prefix: str = "dms"
+    # The landing folder as dbt and the checks' Spark read it, when not the bucket and prefix
+    # the sensors list (an access point alias; the rehearsal's local copy): the same setting
+    # as the local environment's landing folder.
+    landing_root: str = ""
     report_bucket: str = ""
     report_prefix: str = "cdclake"  # every result of the checks: quality/, reconcile/, reports/
     glue_role_arn: str = ""
@@ -66,7 +70,8 @@ class PipelineConfig:
 
     @property
     def landing_uri(self) -> str:
-        return f"s3://{self.landing_bucket}/{self.landing_prefix}"
+        """Where dbt and the checks read the landed files."""
+        return self.landing_root or f"s3://{self.landing_bucket}/{self.landing_prefix}"
 
     @property
     def scratch_uri(self) -> str:

@@ -31,6 +31,7 @@ def job_spec(config: PipelineConfig, seed: int) -> dict[str, Any]:
     values = {name.upper(): str(value) for name, value in vars(config).items()}
     values["SEED"] = str(seed)
     values["RESULTS_URI"] = results_uri(config)
+    values["LANDING_URI"] = config.landing_uri
     values["EMR_JOB_SCRIPT_URI_DIR"] = config.emr_job_script_uri.rpartition("/")[0]
     return json.loads(Template(job_spec_path().read_text()).substitute(values))
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,15 +24,19 @@ from moto.server import ThreadedMotoServer
 
 from cdclake.catalog import Catalog, load_catalog
 from cdclake.checks import ResultLocations
+from cdclake.cli import advance_source, init_source
+from cdclake.dbt_runner import run_dbt
+from cdclake.demo.dms import EndpointSettings
 from cdclake.orchestration.config import PipelineConfig
 from cdclake.orchestration.emr import job_spec, results_uri
 from cdclake.quality.suites import check_against_catalog, load_suites
+from cdclake.settings import Paths
 from cdclake.spark import iceberg_runtime_jar
 from cdclake.testing.replica_set import FakeReplicaSet
 
 from conftest import Dataset
 from repo import REPO
-from test_airflow_dag import AWS_SETTINGS, airflow_env, inspect_dags
+from test_airflow_dag import AIRFLOW, AWS_SETTINGS, airflow_env, inspect_dags, task_states
 
 BUILD = REPO / "infra" / "artifacts" / "build.py"
 GLUE_SETTINGS = {
@@ -201,32 +206,38 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_checks_job_runs_as_emr_starts_it(built: Built, in_order: Dataset, workspace: Path, tmp_path: Path) -> None:
-    """spark-submit on checks_job.py with the archive, from a folder that is not the checkout,
-    with the spec the DAG submits: results and report to S3 (moto server), the MongoDB URI
-    from Secrets Manager (moto), reads on the fake replica set's secondary only."""
-    job_dir = tmp_path / "job"  # the script and the archive, uploaded side by side
-    job_dir.mkdir()
+def job_folder(built: Built, job_dir: Path) -> Path:
+    """The job's script and archive uploaded side by side, the archive unpacked as EMR does
+    in the driver's working directory (``#environment``)."""
+    job_dir.mkdir(parents=True)
     shutil.copy(REPO / "orchestration" / "jobs" / "checks_job.py", job_dir)
     shutil.copy(built.archive, job_dir)
-    with tarfile.open(built.archive) as archive:  # what EMR does in the driver's working directory
+    with tarfile.open(built.archive) as archive:
         archive.extractall(job_dir / "environment", filter="tar")
-    config = PipelineConfig.from_env(
-        {
-            **AWS_SETTINGS,
-            "CDCLAKE_GLUE_DATABASE": in_order.schema,
-            "CDCLAKE_EMR_JOB_SCRIPT_URI": str(job_dir / "checks_job.py"),
-            "CDCLAKE_RECONCILE_MODES": "counts,changed,sample,full",
-        }
-    )
-    spec = job_spec(config, seed=7)["jobDriver"]["sparkSubmitJobDriver"]
-    arguments, driver_env = spark_submit_command(spec["sparkSubmitParameters"], workspace / "shared" / "warehouse")
-    assert driver_env.pop("CDCLAKE_LANDING_ROOT") == config.landing_uri
-    driver_env["CDCLAKE_LANDING_ROOT"] = str(in_order.paths.landing)  # no S3 connector for Spark here
-    driver_env["CDCLAKE_DATA_DIR"] = str(job_dir / "tmp")  # the spec's /tmp/cdclake, per test
+    return job_dir
 
-    catalog = load_catalog(in_order.paths)
-    documents = {name: list(in_order.simulator.live_documents(name)) for name in catalog.names()}
+
+def run_as_emr_starts_it(
+    job_driver: dict, job_dir: Path, warehouse: Path, aws: dict[str, str]
+) -> subprocess.CompletedProcess:
+    """``spark-submit`` of an EMR on EKS job driver from ``job_dir``, as the driver pod runs
+    it: the swaps of spark_submit_command, the cluster's Spark (here pyspark's)."""
+    spec = job_driver["sparkSubmitJobDriver"]
+    arguments, driver_env = spark_submit_command(spec["sparkSubmitParameters"], warehouse)
+    driver_env["CDCLAKE_DATA_DIR"] = str(job_dir / "tmp")  # the spec's /tmp/cdclake, per test
+    spark_home = Path(pyspark.__file__).parent  # the cluster's Spark, as /usr/lib/spark on EMR
+    env = {"PATH": os.environ["PATH"], "HOME": str(job_dir), "SPARK_HOME": str(spark_home), **aws, **driver_env}
+    if "JAVA_HOME" in os.environ:
+        env["JAVA_HOME"] = os.environ["JAVA_HOME"]
+    submit = [str(spark_home / "bin" / "spark-submit"), *arguments, spec["entryPoint"]]
+    done = subprocess.run(
+        [*submit, *spec["entryPointArguments"]], cwd=job_dir, env=env, capture_output=True, text=True, timeout=900
+    )
+    (job_dir / "spark-submit.log").write_text(done.stdout + done.stderr)
+    return done
+
+
+def moto_server() -> tuple[ThreadedMotoServer, dict[str, str]]:
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     moto.start()
@@ -235,6 +246,34 @@ def test_the_checks_job_runs_as_emr_starts_it(built: Built, in_order: Dataset, w
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
+    return moto, aws
+
+
+def report_keys(s3, bucket: str) -> set[str]:
+    return {
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for item in page.get("Contents", [])
+    }
+
+
+def test_the_checks_job_runs_as_emr_starts_it(built: Built, in_order: Dataset, workspace: Path, tmp_path: Path) -> None:
+    """spark-submit on checks_job.py with the archive, from a folder that is not the checkout,
+    with the spec the DAG submits: results and report to S3 (moto server), the MongoDB URI
+    from Secrets Manager (moto), reads on the fake replica set's secondary only."""
+    job_dir = job_folder(built, tmp_path / "job")
+    config = PipelineConfig.from_env(
+        {
+            **AWS_SETTINGS,
+            "CDCLAKE_GLUE_DATABASE": in_order.schema,
+            "CDCLAKE_EMR_JOB_SCRIPT_URI": str(job_dir / "checks_job.py"),
+            "CDCLAKE_RECONCILE_MODES": "counts,changed,sample,full",
+            "CDCLAKE_LANDING_ROOT": str(in_order.paths.landing),  # no S3 connector for Spark here
+        }
+    )
+    catalog = load_catalog(in_order.paths)
+    documents = {name: list(in_order.simulator.live_documents(name)) for name in catalog.names()}
+    moto, aws = moto_server()
     try:
         clients = {service: client(service, config.region, aws) for service in ("s3", "secretsmanager")}
         clients["s3"].create_bucket(
@@ -242,28 +281,13 @@ def test_the_checks_job_runs_as_emr_starts_it(built: Built, in_order: Dataset, w
         )
         with FakeReplicaSet(documents) as replica_set:
             clients["secretsmanager"].create_secret(Name=config.mongo_uri_secret, SecretString=replica_set.uri)
-            spark_home = Path(pyspark.__file__).parent  # the cluster's Spark, as /usr/lib/spark on EMR
-            env = {"PATH": os.environ["PATH"], "HOME": str(job_dir), "SPARK_HOME": str(spark_home), **aws, **driver_env}
-            if "JAVA_HOME" in os.environ:
-                env["JAVA_HOME"] = os.environ["JAVA_HOME"]
-            submit = [str(spark_home / "bin" / "spark-submit"), *arguments, spec["entryPoint"]]
-            done = subprocess.run(
-                [*submit, *spec["entryPointArguments"]],
-                cwd=job_dir,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=900,
+            done = run_as_emr_starts_it(
+                job_spec(config, seed=7)["jobDriver"], job_dir, workspace / "shared" / "warehouse", aws
             )
-        (job_dir / "spark-submit.log").write_text(done.stdout + done.stderr)
         assert done.returncode == 0, f"{job_dir / 'spark-submit.log'}: {done.stdout[-3000:]}"
         assert replica_set.primary.commands == []
         assert {"aggregate", "find"} <= set(replica_set.secondary.commands)
-        keys = {
-            item["Key"]
-            for page in clients["s3"].get_paginator("list_objects_v2").paginate(Bucket=config.report_bucket)
-            for item in page.get("Contents", [])
-        }
+        keys = report_keys(clients["s3"], config.report_bucket)
         reports = ResultLocations(results_uri(config)).reports.removeprefix(f"s3://{config.report_bucket}/")
         report = clients["s3"].get_object(Bucket=config.report_bucket, Key=f"{reports}/latest/report.json")
         latest = json.loads(report["Body"].read())
@@ -283,3 +307,114 @@ def client(service: str, region: str, aws: dict[str, str]):
         aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+# --- The AWS-mode DAG once, end to end on the stand-ins (issue 13, item 5) --------------
+
+
+class EmrOnEksStandIn(threading.Thread):
+    """Runs each job run submitted to moto's EMR on EKS as EMR starts it
+    (run_as_emr_starts_it), then gives moto its final state, which moto never changes."""
+
+    def __init__(self, job_dir: Path, warehouse: Path, aws: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.job_dir, self.warehouse, self.aws = job_dir, warehouse, aws
+        self.finished: dict[str, subprocess.CompletedProcess] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from moto.emrcontainers.models import emrcontainers_backends
+
+        while not self.stopping.wait(1):
+            for regions in list(emrcontainers_backends.values()):
+                for backend in list(regions.values()):
+                    for job in list(backend.job_runs.values()):
+                        if job.id not in self.finished and job.state == "RUNNING":
+                            done = run_as_emr_starts_it(job.job_driver, self.job_dir, self.warehouse, self.aws)
+                            self.finished[job.id] = done
+                            job.state = "COMPLETED" if done.returncode == 0 else "FAILED"
+
+
+def test_the_aws_dag_runs_end_to_end_on_the_stand_ins(built: Built, glue_stand_in, tmp_path: Path) -> None:
+    """``airflow dags test`` in AWS mode: the S3 sensors (moto server) → dbt through cosmos on
+    the glue target (dbt-glue, the Glue stand-in) → the checks job submitted to EMR on EKS
+    (moto), run as EMR starts it → the verdict reading the report from S3."""
+    paths = Paths(tmp_path / "data")
+    init_source(paths, 1_500, 5, EndpointSettings(), 500)
+    simulator = advance_source(paths, 1, 300, chaotic=False)
+    assert run_dbt(["parse"], paths).success  # the manifest cosmos renders the DAG from
+    job_dir = job_folder(built, tmp_path / "job")
+    database = "aws_rehearsal"
+    glue = glue_stand_in.target_environment(AWS_SETTINGS["CDCLAKE_REGION"])
+    boto3.client(
+        "glue",
+        region_name=glue["AWS_REGION"],
+        endpoint_url=glue_stand_in.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_database(DatabaseInput={"Name": database})  # the operator's, before the first run
+    moto, aws = moto_server()
+    try:
+        emr = client("emr-containers", glue["AWS_REGION"], aws)
+        cluster = emr.create_virtual_cluster(
+            name="cdclake",
+            containerProvider={"type": "EKS", "id": "lake", "info": {"eksInfo": {"namespace": "cdclake"}}},
+        )["id"]
+        settings = {
+            **AWS_SETTINGS,
+            "CDCLAKE_GLUE_DATABASE": database,
+            "CDCLAKE_WAREHOUSE_URI": glue_stand_in.warehouse,
+            "CDCLAKE_EMR_VIRTUAL_CLUSTER_ID": cluster,
+            "CDCLAKE_EMR_JOB_SCRIPT_URI": str(job_dir / "checks_job.py"),
+            # the sensors watch the bucket; Spark, with no S3 connector here, reads a copy
+            "CDCLAKE_LANDING_ROOT": str(paths.landing),
+        }
+        config = PipelineConfig.from_env(settings)
+        s3 = client("s3", config.region, aws)
+        for bucket in (config.landing_bucket, config.report_bucket):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": config.region})
+        for file in paths.landing.rglob("*.parquet"):
+            key = f"{config.landing_prefix}/{file.relative_to(paths.landing).as_posix()}"
+            s3.upload_file(str(file), config.landing_bucket, key)
+        catalog = load_catalog(paths)
+        documents = {name: list(simulator.live_documents(name)) for name in catalog.names()}
+        with FakeReplicaSet(documents) as replica_set:
+            client("secretsmanager", config.region, aws).create_secret(
+                Name=config.mongo_uri_secret, SecretString=replica_set.uri
+            )
+            runner = EmrOnEksStandIn(job_dir, Path(glue_stand_in.warehouse), aws)
+            runner.start()
+            env = airflow_env(
+                tmp_path / "home",
+                paths.data_dir,
+                # AWS_ENDPOINT_URL_GLUE (the stand-in) wins over AWS_ENDPOINT_URL (moto) for Glue
+                **{**glue, **aws, **settings, "AIRFLOW_CONN_AWS_DEFAULT": "aws://"},
+            )
+            migrated = subprocess.run(
+                [str(AIRFLOW), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
+            )
+            assert migrated.returncode == 0, migrated.stderr[-3000:]
+            run = subprocess.run(
+                [str(AIRFLOW), "dags", "test", "cdclake_pipeline"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1500,
+            )
+            runner.stopping.set()
+        (tmp_path / "dags-test.log").write_text(run.stdout + run.stderr)
+        assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
+        reports = ResultLocations(results_uri(config)).reports.removeprefix(f"s3://{config.report_bucket}/")
+        report = s3.get_object(Bucket=config.report_bucket, Key=f"{reports}/latest/report.json")
+        latest = json.loads(report["Body"].read())
+    finally:
+        moto.stop()
+    (states,) = task_states(tmp_path / "home")
+    assert set(states.values()) == {"success"}, states
+    assert {"checks", "verdict", "new_dms_files", "dbt.current_invoices.run"} <= set(states)
+    (done,) = runner.finished.values()  # one checks job, run as EMR starts it
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert latest["status"] == "green", latest.get("reason")
+    assert replica_set.primary.commands == []
+    tables = {row["tableName"] for row in glue_stand_in.spark.sql(f"show tables in glue_catalog.{database}").collect()}
+    assert {"current_invoices", "invoices", "dms_applied_files"} <= tables  # built by dbt-glue
