@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,6 +242,8 @@ def moto_server() -> tuple[ThreadedMotoServer, dict[str, str]]:
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     moto.start()
+    # moto's accounts live in this process, not in the server: start from none
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"))
     aws = {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_ACCESS_KEY_ID": "testing",
