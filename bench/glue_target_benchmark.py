@@ -51,7 +51,6 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO / "tests" / "python"))  # the stand-in is test infrastructure
-    import boto3
     from glue_standin import GlueStandIn
 
     from cdclake.spark import get_or_create_session
@@ -67,7 +66,7 @@ def main() -> None:
     rows = []
     with GlueStandIn(spark, str(warehouse)) as stand_in:
         os.environ.update(stand_in.target_environment() | {"CDCLAKE_GLUE_DATABASE": DATABASE})
-        boto3.client("glue", endpoint_url=stand_in.url).create_database(DatabaseInput={"Name": DATABASE})
+        stand_in.client().create_database(DatabaseInput={"Name": DATABASE})
         for batch in range(args.batches + 1):
             if batch:
                 delivery.land_batch(simulator.cdc_batch(args.events, paths.outbox), chaotic=False)

@@ -197,8 +197,8 @@
 
 {% macro dms_collection_has_landed(source_node) %}
   {#- Whether any file of the collection has landed, without failing when its folder does
-      not exist: lists the database's folder with the collection's glob for every
-      collection (this fails only when nothing at all has landed for the database). -#}
+      not exist: lists the database's whole folder, as dms_listing_options lists one
+      collection's (this fails only when nothing at all has landed for the database). -#}
   {%- set database_dir = dms_database_dir(source_node) -%}
   {%- set listing = sql_identifier('dms_landed_database__' ~ source_node.identifier) -%}
   {{ log("nothing recorded yet for " ~ source_node.source_name ~ "." ~ source_node.name ~ ": looking for its files under "

@@ -72,7 +72,6 @@ class GlueStandIn:
         self.spark.conf.set(f"spark.sql.catalog.{GLUE_CATALOG}.cache-enabled", "false")
         self.sessions: dict[str, Session] = {}
         self.calls: list[str] = []  # every operation, in order: what dbt-glue asked
-        self.ignored_conf: set[str] = set()  # session settings the stand-in does not apply
         self._clock = itertools.count(1)
         _install_awsglue()
         _capture_prints_per_thread()
@@ -89,6 +88,18 @@ class GlueStandIn:
             "CDCLAKE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/cdclake-glue",
             "CDCLAKE_WAREHOUSE_URI": self.warehouse,
         }
+
+    def client(self, region: str = "eu-west-1"):
+        """botocore's own Glue client, pointed here."""
+        import boto3
+
+        return boto3.client(
+            "glue",
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     @property
     def url(self) -> str:
@@ -199,10 +210,8 @@ class GlueStandIn:
         }
         for setting in conf.replace("--conf ", "\n").splitlines():
             key, _, value = setting.strip().partition("=")
-            if not key or key in replaced or not spark.conf.isModifiable(key):
-                self.ignored_conf.add(key)
-                continue
-            spark.conf.set(key, value.strip())
+            if key and key not in replaced and spark.conf.isModifiable(key):
+                spark.conf.set(key, value.strip())
 
     def _session(self, session_id: str) -> Session:
         if session_id not in self.sessions:

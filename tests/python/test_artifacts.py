@@ -252,6 +252,16 @@ def moto_server() -> tuple[ThreadedMotoServer, dict[str, str]]:
     return moto, aws
 
 
+def reports_prefix(config: PipelineConfig) -> str:
+    """The reports' key prefix in the report bucket."""
+    return ResultLocations(results_uri(config)).reports.removeprefix(f"s3://{config.report_bucket}/")
+
+
+def latest_report(s3, config: PipelineConfig) -> dict:
+    report = s3.get_object(Bucket=config.report_bucket, Key=f"{reports_prefix(config)}/latest/report.json")
+    return json.loads(report["Body"].read())
+
+
 def report_keys(s3, bucket: str) -> set[str]:
     return {
         item["Key"]
@@ -291,9 +301,8 @@ def test_the_checks_job_runs_as_emr_starts_it(built: Built, in_order: Dataset, w
         assert replica_set.primary.commands == []
         assert {"aggregate", "find"} <= set(replica_set.secondary.commands)
         keys = report_keys(clients["s3"], config.report_bucket)
-        reports = ResultLocations(results_uri(config)).reports.removeprefix(f"s3://{config.report_bucket}/")
-        report = clients["s3"].get_object(Bucket=config.report_bucket, Key=f"{reports}/latest/report.json")
-        latest = json.loads(report["Body"].read())
+        reports = reports_prefix(config)
+        latest = latest_report(clients["s3"], config)
     finally:
         moto.stop()
     assert latest["status"] == "green", latest.get("reason")
@@ -349,13 +358,8 @@ def test_the_aws_dag_runs_end_to_end_on_the_stand_ins(built: Built, glue_stand_i
     job_dir = job_folder(built, tmp_path / "job")
     database = "aws_rehearsal"
     glue = glue_stand_in.target_environment(AWS_SETTINGS["CDCLAKE_REGION"])
-    boto3.client(
-        "glue",
-        region_name=glue["AWS_REGION"],
-        endpoint_url=glue_stand_in.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_database(DatabaseInput={"Name": database})  # the operator's, before the first run
+    # the operator's, before the first run
+    glue_stand_in.client(glue["AWS_REGION"]).create_database(DatabaseInput={"Name": database})
     moto, aws = moto_server()
     try:
         emr = client("emr-containers", glue["AWS_REGION"], aws)
@@ -407,9 +411,7 @@ def test_the_aws_dag_runs_end_to_end_on_the_stand_ins(built: Built, glue_stand_i
             runner.stopping.set()
         (tmp_path / "dags-test.log").write_text(run.stdout + run.stderr)
         assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
-        reports = ResultLocations(results_uri(config)).reports.removeprefix(f"s3://{config.report_bucket}/")
-        report = s3.get_object(Bucket=config.report_bucket, Key=f"{reports}/latest/report.json")
-        latest = json.loads(report["Body"].read())
+        latest = latest_report(s3, config)
     finally:
         moto.stop()
     (states,) = task_states(tmp_path / "home")

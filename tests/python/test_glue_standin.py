@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from glue_standin import GLUE_CATALOG, GlueStandIn
@@ -17,13 +16,7 @@ REGION = "eu-west-1"
 
 @pytest.fixture
 def glue(glue_stand_in: GlueStandIn):
-    return boto3.client(
-        "glue",
-        region_name=REGION,
-        endpoint_url=glue_stand_in.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return glue_stand_in.client(REGION)
 
 
 def run(glue, session_id: str, code: str) -> dict:

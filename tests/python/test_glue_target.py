@@ -7,12 +7,10 @@ that record, so the slow part runs once."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import pytest
 from glue_standin import GLUE_CATALOG, GlueStandIn
 
@@ -34,7 +32,6 @@ class Build:
     """One target's build of one batch, as the rehearsal saw it."""
 
     outcome: object
-    seconds: float
     current: dict[str, list[tuple]] = field(default_factory=dict)
     marts: dict[str, list[tuple]] = field(default_factory=dict)
 
@@ -54,8 +51,8 @@ def rows(spark, query: str) -> list[tuple]:
     return sorted(tuple(row) for row in spark.sql(query).collect())
 
 
-def read_build(spark, outcome, seconds: float, catalog: str, schema: str) -> Build:
-    build = Build(outcome, seconds)
+def read_build(spark, outcome, catalog: str, schema: str) -> Build:
+    build = Build(outcome)
     for collection in COLLECTIONS:
         build.current[collection] = rows(
             spark, f"select {CURRENT_COLUMNS} from {catalog}.{schema}.current_{collection}"
@@ -74,12 +71,6 @@ def latest_snapshots(spark) -> dict[str, int | None]:
     return newest
 
 
-def timed(run) -> tuple[object, float]:
-    started = time.perf_counter()
-    outcome = run()
-    return outcome, time.perf_counter() - started
-
-
 @pytest.fixture(scope="module")
 def rehearsal(spark, workspace: Path, glue_stand_in: GlueStandIn) -> Iterator[Rehearsal]:
     from cdclake.dbt_runner import run_dbt
@@ -93,7 +84,7 @@ def rehearsal(spark, workspace: Path, glue_stand_in: GlueStandIn) -> Iterator[Re
             env.setenv(name, value)
         # The operator creates the database (infra/README.md): dbt-glue's create_schema would
         # also grant Lake Formation rights, which the session role does not have.
-        boto3.client("glue", endpoint_url=stand_in.url).create_database(DatabaseInput={"Name": DATABASE})
+        stand_in.client().create_database(DatabaseInput={"Name": DATABASE})
         landed: set[str] = set()
         for batch in range(2):
             if batch:
@@ -104,10 +95,10 @@ def rehearsal(spark, workspace: Path, glue_stand_in: GlueStandIn) -> Iterator[Re
             }
             seen.files_per_batch.append(now - landed)
             landed = now
-            outcome, seconds = timed(lambda: run_dbt(["build"], dataset.paths, schema=DATABASE))
-            seen.local.append(read_build(spark, outcome, seconds, "lake", DATABASE))
-            outcome, seconds = timed(lambda: run_dbt(["build", "--target", "glue"], dataset.paths))
-            seen.glue.append(read_build(stand_in.spark, outcome, seconds, GLUE_CATALOG, DATABASE))
+            outcome = run_dbt(["build"], dataset.paths, schema=DATABASE)
+            seen.local.append(read_build(spark, outcome, "lake", DATABASE))
+            outcome = run_dbt(["build", "--target", "glue"], dataset.paths)
+            seen.glue.append(read_build(stand_in.spark, outcome, GLUE_CATALOG, DATABASE))
             seen.recorded_per_glue_build.append(
                 [
                     row[0]
@@ -120,10 +111,6 @@ def rehearsal(spark, workspace: Path, glue_stand_in: GlueStandIn) -> Iterator[Re
         seen.glue_snapshots_before_rerun = latest_snapshots(stand_in.spark)
         seen.rerun = run_dbt(["build", "--target", "glue"], dataset.paths)
         seen.glue_snapshots_after_rerun = latest_snapshots(stand_in.spark)
-    print(
-        "glue/local build time per batch: "
-        + ", ".join(f"{g.seconds:.1f}/{loc.seconds:.1f} s" for g, loc in zip(seen.glue, seen.local, strict=True))
-    )
     yield seen
 
 
