@@ -18,8 +18,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ..catalog import Catalog
-from .canonical import NoCanonicalForm, document_hash, parse_extended_json
-from .keys import restore_id
+from .canonical import NoCanonicalForm, extended_json_hash, parse_extended_json
+from .keys import key_value, restore_id
 from .segments import EMPTY, Checksum, Segment, digest_halves, evenly_spaced, halves_digest
 from .sides import Side
 
@@ -37,7 +37,7 @@ def table_document_hash(key: str, text: str) -> bytes:
     gets a digest no document can have, so it shows as a difference instead of stopping
     the job; the comparison of that document then names the field."""
     try:
-        return document_hash(parse_table_document(key, text))
+        return extended_json_hash(text, missing_id=lambda: key_value(key))
     except NoCanonicalForm as error:
         return b"\xff" + f"no canonical form at {error.path}".encode()[:15].ljust(15, b"\x00")
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 import bson
 import pytest
 from bson import SON, Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp, json_util
+from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions
 from bson.datetime_ms import DatetimeMS
 from bson.raw_bson import RawBSONDocument
@@ -316,3 +317,12 @@ def test_subclasses_follow_the_rules_of_their_base(left: object, right: object, 
 def test_field_names_of_a_str_subclass_sort_and_encode_like_str() -> None:
     assert canonical_bytes({_Str("é"): 1, "z": 2}) == canonical_bytes({"z": 2, "é": 1})
     assert canonical_bytes({"é": 1, "z": 2}) == canonical_bytes({_Str("z"): 2, _Str("é"): 1})
+
+
+@pytest.mark.parametrize(("document", "expected"), [row for row in PINNED if type(row[0]) is dict])
+@pytest.mark.parametrize("mode", ["canonical", "relaxed"])
+def test_the_table_sides_digests_are_pinned(document: dict, expected: str, mode: str) -> None:
+    # the table side hashes the text straight (extended_json_hash): the same pinned bytes
+    options = {"canonical": json_util.CANONICAL_JSON_OPTIONS, "relaxed": json_util.RELAXED_JSON_OPTIONS}[mode]
+    text = json_util.dumps(document, json_options=options.with_options(uuid_representation=UuidRepresentation.STANDARD))
+    assert extended_json_hash(text).hex() == expected

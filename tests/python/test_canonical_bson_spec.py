@@ -47,6 +47,7 @@ from cdclake.reconcile.canonical import (
     NoCanonicalForm,
     canonical_bytes,
     document_hash,
+    extended_json_bytes,
     extended_json_hash,
     parse_extended_json,
 )
@@ -148,6 +149,15 @@ def source_side(document: Mapping[str, Any]) -> dict[str, Any]:
 
 def table_side(document: Mapping[str, Any], mode: str) -> dict[str, Any]:
     return parse_extended_json(json_util.dumps(json_form(document), json_options=MODES[mode]))
+
+
+def table_bytes(document: Mapping[str, Any], mode: str) -> bytes:
+    """The table side's bytes as reconciliation computes them (straight from the text),
+    checked against the definition: the text read by ``parse_extended_json``, encoded."""
+    text = json_util.dumps(json_form(document), json_options=MODES[mode])
+    fast = extended_json_bytes(text)
+    assert fast == canonical_bytes(parse_extended_json(text))
+    return fast
 
 
 # -- the rules, written plainly ---------------------------------------------------------
@@ -417,7 +427,7 @@ EXAMPLES = settings(max_examples=400, deadline=None, suppress_health_check=[Heal
 def test_the_source_side_and_the_table_side_agree(mode: str, document: dict) -> None:
     source = source_side(document)
     expected = canonical_bytes(source)
-    assert canonical_bytes(table_side(document, mode)) == expected
+    assert table_bytes(document, mode) == expected
     # as a writer of Extended JSON writes what MongoDB holds (bson decoded)
     assert canonical_bytes(parse_extended_json(json_util.dumps(source, json_options=MODES[mode]))) == expected
 
@@ -569,7 +579,7 @@ CHANGES = [
 def test_a_single_change_changes_the_hash(change: str, before: dict, after: dict) -> None:
     assert document_hash(source_side(after)) != document_hash(source_side(before))
     for mode in MODES:
-        assert document_hash(table_side(after, mode)) != document_hash(table_side(before, mode))
+        assert table_bytes(after, mode) != table_bytes(before, mode)
 
 
 # -- one row per BSON type --------------------------------------------------------------
@@ -636,7 +646,7 @@ def test_every_bson_type_has_one_canonical_form(bson_type: str, value: Any, neig
     document = {"_id": 1, "v": value, "nested": {"in": [value]}}
     expected = canonical_bytes(source_side(document))
     for mode in MODES:
-        assert canonical_bytes(table_side(document, mode)) == expected, mode
+        assert table_bytes(document, mode) == expected, mode
     assert model(document, top=True) != model({**document, "v": neighbour}, top=True)
     assert document_hash(source_side({**document, "v": neighbour})) != document_hash(source_side(document))
 
@@ -647,7 +657,7 @@ def test_each_regex_flag_is_kept_and_counts(flag: str) -> None:
     expected = canonical_bytes(source_side(document))
     assert canonical_bytes({"r": Regex("^a", re.RegexFlag(bson.regex.str_flags_to_int(flag)))}) == expected
     for mode in MODES:
-        assert canonical_bytes(table_side(document, mode)) == expected
+        assert table_bytes(document, mode) == expected
     assert canonical_bytes({"r": Regex("^a")}) != expected
 
 
@@ -758,7 +768,7 @@ def test_a_sub_document_that_is_not_a_wrapper_stays_a_document(body: dict) -> No
     assert type(parsed["x"]) is dict
     assert canonical_bytes(parsed) == canonical_bytes(source_side(document))
     for mode in MODES:
-        assert canonical_bytes(table_side(document, mode)) == canonical_bytes(source_side(document))
+        assert table_bytes(document, mode) == canonical_bytes(source_side(document))
 
 
 WRAPPERS = [
@@ -795,7 +805,7 @@ def test_a_sub_document_that_spells_a_value_is_that_value(body: dict, typed: Any
     assert canonical_bytes({"x": body}) == canonical_bytes({"x": typed})
     assert canonical_bytes(source_side({"x": body})) == canonical_bytes({"x": typed})
     for mode in MODES:
-        assert canonical_bytes(table_side({"x": body}, mode)) == canonical_bytes({"x": typed})
+        assert table_bytes({"x": body}, mode) == canonical_bytes({"x": typed})
 
 
 def test_the_document_itself_is_never_read_as_a_wrapper() -> None:
@@ -867,3 +877,197 @@ def test_the_refusal_survives_pickling() -> None:
         "a value of type set",
         "a.b[1]: a value of type set",
     )
+
+
+# -- (c) the table side's fast reading is the definition's ----------------------------
+#
+# Reconciliation hashes a table row straight from its text (``extended_json_bytes``),
+# without building bson values. It must give the definition's bytes for every text, also
+# for text no writer of Extended JSON produces: near-wrappers, any number spelling, any
+# date string. And where the definition refuses, it refuses the same way.
+
+
+def _same_as_the_definition(text: str) -> None:
+    try:
+        expected: bytes | str = canonical_bytes(parse_extended_json(text))
+    except NoCanonicalForm as refusal:
+        expected = f"refused: {refusal}"
+    try:
+        fast: bytes | str = extended_json_bytes(text)
+    except NoCanonicalForm as refusal:
+        fast = f"refused: {refusal}"
+    assert fast == expected, text
+
+
+# Strings for each wrapper the fast reading knows: what Python's readers accept beyond
+# the spec (signs, spaces, underscores, other digits), the edges of its shortcuts.
+NUMBER_TEXTS = [
+    *("0 1 -1 +5  5  5_000 \u0665 1.5 1e3 0x10 99999999999999999999999 -9223372036854775809".split(" ")),
+    *("NaN -NaN nan Infinity -Infinity inf 1e400 -0.0 0.0 1E-320 .5 5. 1_0.5".split(" ")),
+    "",
+]
+DECIMAL_TEXTS = [
+    *"0 -0 0.0 -0.00 0.000001 0.0000001 1.1234567 00.5 01 -01.5 1.50 12.500000".split(),
+    *"1234567890123456789 12345678901234567890 1234567890123456789.123456 1.5E3 1e-7".split(),
+    *"NaN -Infinity Inf -0E+3 +1 1_0 \u0661.5 9999999999999999999999999999999999".split(),
+    "",
+    " 1",
+]
+OBJECT_ID_TEXTS = [
+    "5f1d7a2e9c3b4a0012345678",
+    "5F1D7A2E9C3B4A0012345678",
+    "5f1d7a2e9c3b4a001234567",
+    "5f1d7a2e9c3b4a00123456789",
+    "5f1d7a2e9c3b4a001234567g",
+    "5f 1d7a2e9c3b4a00123456 ",
+    "\u0665" * 24,
+    "",
+]
+DATE_TEXTS = [
+    "2024-02-29T23:59:59.999Z",
+    "2023-02-29T00:00:00Z",
+    "1970-01-01T00:00:00Z",
+    "1969-12-31T23:59:59.999Z",
+    "0001-01-01T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999Z",
+    "2024-01-01T24:00:00Z",
+    "2024-01-01T23:59:60Z",
+    "2024-13-01T00:00:00Z",
+    "2024-1-1T1:2:3Z",
+    "2024-01-01T00:00:00.Z",
+    "2024-01-01T00:00:00.1Z",
+    "2024-01-01T00:00:00.123456789Z",
+    "2024-01-01T00:00:00.9999999Z",
+    "2024-01-01T00:00:00.999999999999Z",
+    "2024-01-01T00:00:00+01:00",
+    "2024-01-01T00:00:00.5-0130",
+    "2024-01-01T00:00:00",
+    "2024-01-01 00:00:00Z",
+    "\u0662024-01-01T00:00:00Z",
+    "",
+]
+MILLISECONDS = [
+    0,
+    -1,
+    1,
+    -62135596800000,  # 0001-01-01, the first date datetime holds
+    -62135596800001,
+    253402300799999,  # 9999-12-31T23:59:59.999, the last
+    253402300800000,
+    2**63 - 1,
+    -(2**63),
+    2**63,
+    -(2**63) - 1,
+]
+
+
+def _wrapped(body: Any) -> str:
+    # in a document, in an array, in a sub-document of an array
+    return json.dumps({"_id": 1, "x": body, "a": [body, {"y": body}]})
+
+
+@pytest.mark.parametrize("name", ["$numberInt", "$numberLong", "$numberDouble"])
+def test_number_spellings_read_as_the_definition_reads_them(name: str) -> None:
+    for text in NUMBER_TEXTS:
+        _same_as_the_definition(_wrapped({name: text}))
+    _same_as_the_definition(_wrapped({name: 5}))
+
+
+def test_decimal_spellings_read_as_the_definition_reads_them() -> None:
+    for text in DECIMAL_TEXTS:
+        _same_as_the_definition(_wrapped({"$numberDecimal": text}))
+
+
+@settings(max_examples=500, deadline=None, **DERANDOMIZED)
+@given(
+    digits=st.integers(0, 10**25),
+    places=st.integers(0, 8),
+    negative=st.booleans(),
+)
+def test_plain_decimals_are_written_as_their_str(digits: int, places: int, negative: bool) -> None:
+    text = ("-" if negative else "") + (
+        f"{digits // 10**places}.{digits % 10**places:0{places}d}" if places else str(digits)
+    )
+    _same_as_the_definition(_wrapped({"$numberDecimal": text}))
+
+
+def test_object_id_spellings_read_as_the_definition_reads_them() -> None:
+    for text in OBJECT_ID_TEXTS:
+        _same_as_the_definition(_wrapped({"$oid": text}))
+
+
+def test_date_spellings_read_as_the_definition_reads_them() -> None:
+    for text in DATE_TEXTS:
+        _same_as_the_definition(_wrapped({"$date": text}))
+    for milliseconds in MILLISECONDS:
+        _same_as_the_definition(_wrapped({"$date": {"$numberLong": str(milliseconds)}}))
+        _same_as_the_definition(_wrapped({"$date": milliseconds}))
+
+
+def test_every_millisecond_fraction_reads_as_the_definition_reads_it() -> None:
+    # The fraction goes through a float in json_util: each of the 1,000 is checked.
+    for millisecond in range(1000):
+        _same_as_the_definition(_wrapped({"$date": f"2024-06-30T12:34:56.{millisecond:03d}Z"}))
+
+
+@settings(max_examples=500, deadline=None, **DERANDOMIZED)
+@given(st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59)))
+def test_iso_dates_read_as_the_definition_reads_them(date: dt.datetime) -> None:
+    for text in (date.strftime("%Y-%m-%dT%H:%M:%S") + suffix for suffix in ("Z", f".{date.microsecond:06d}Z")):
+        _same_as_the_definition(_wrapped({"$date": text}))
+
+
+# Any JSON, near-wrappers most of all: the fast reading knows six shapes and must leave
+# every other one to the definition.
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    texts,
+    st.sampled_from(NUMBER_TEXTS + DECIMAL_TEXTS + OBJECT_ID_TEXTS + DATE_TEXTS),
+)
+wrapper_names = st.sampled_from(sorted(_WRAPPER_NAMES | {"$id", "$db", "$scope", "$options", "$type"}))
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.one_of(wrapper_names, plain_names), children, max_size=3),
+        st.builds(lambda name, value: {name: value}, wrapper_names, children),
+        _wrapper_bodies(children).map(json_form).map(lambda body: json.loads(json_util.dumps(body))),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow], **DERANDOMIZED)
+@given(document=st.dictionaries(st.one_of(wrapper_names, plain_names), json_values, max_size=6))
+def test_any_json_reads_as_the_definition_reads_it(document: dict) -> None:
+    _same_as_the_definition(json.dumps(document))
+    _same_as_the_definition(json.dumps(document, indent=1, ensure_ascii=False))
+
+
+def test_text_the_fast_parser_refuses_reads_as_the_definition_reads_it() -> None:
+    # NaN and Infinity literals, lone surrogates, huge exponents, duplicate names
+    for text in [
+        '{"_id": 1, "x": NaN, "y": -Infinity}',
+        '{"_id": 1, "x": "\\ud800"}',
+        '{"_id": 1, "x": 1e400}',
+        '{"_id": 1, "x": 1, "x": {"$numberLong": "2"}}',
+        '{"$numberLong": "5"}',
+        '{"_id": {"$oid": "5f1d7a2e9c3b4a0012345678"}, "$date": {"$numberLong": "1"}}',
+    ]:
+        _same_as_the_definition(text)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [OID, "", "1", 1, Int64(2**40), 1.5, Decimal128("1.50"), Binary(UUID.bytes, 4), {"b": 1, "a": {"$oid": "x"}}],
+    ids=repr,
+)
+def test_a_document_without_its_id_gets_the_restored_one(key: Any) -> None:
+    text = '{"amount": {"$numberDecimal": "1.50"}}'
+    expected = canonical_bytes({"_id": key, **parse_extended_json(text)})
+    assert extended_json_bytes(text, missing_id=lambda: key) == expected
+    assert extended_json_hash(text, missing_id=lambda: key) == document_hash({"_id": key, "amount": Decimal128("1.50")})
