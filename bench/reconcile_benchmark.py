@@ -21,13 +21,16 @@ bench/results/reconcile.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import psutil
 from pymongo import MongoClient, monitoring
 
 from cdclake.demo.delivery import Delivery
@@ -60,16 +63,28 @@ def dbt_apply(paths: Paths) -> None:
         raise SystemExit(f"dbt failed: {outcome.error or outcome.statuses}")
 
 
-def prepare(paths: Paths, documents: int) -> list[InjectedFault]:
+def prepare(paths: Paths, documents: int) -> tuple[list[InjectedFault], dict[str, float]]:
+    """The landed, applied data and its faults (made once, then reused), and how long
+    the full load's apply took when it was made."""
     marker = paths.data_dir / f"prepared-{documents}.json"
     if marker.is_file():
-        return [InjectedFault(**fault) for fault in json.loads(marker.read_text())]
+        saved = json.loads(marker.read_text())
+        if isinstance(saved, list):  # written before the apply was timed
+            saved = {"faults": saved, "timings": {}}
+        return [InjectedFault(**fault) for fault in saved["faults"]], saved["timings"]
     shutil.rmtree(paths.data_dir, ignore_errors=True)
     log(f"generating {documents:,} documents and their DMS full load")
     sim = Simulator(paths.simulator_state, 23, EndpointSettings(), rows_per_file=100_000)
     sim.full_load(documents, paths.landing)
     log("dbt: applying the full load")
-    dbt_apply(paths)
+    with ProcessTreeMemory() as memory:
+        started = time.perf_counter()
+        dbt_apply(paths)
+        apply_seconds = time.perf_counter() - started
+    timings = {
+        "full_load_apply_seconds": round(apply_seconds, 1),
+        "full_load_apply_peak_rss_gib": memory.peak_gib,
+    }
     faults: list[InjectedFault] = []
     delivery = Delivery(paths.outbox, paths.landing)
     for kinds in FAULT_ROUNDS:
@@ -81,8 +96,53 @@ def prepare(paths: Paths, documents: int) -> list[InjectedFault]:
     log("writing the mongodump snapshot")
     sim.write_snapshot(paths.snapshot)
     sim.save()
-    marker.write_text(json.dumps([fault.__dict__ for fault in faults]))
-    return faults
+    marker.write_text(json.dumps({"faults": [fault.__dict__ for fault in faults], "timings": timings}))
+    return faults, timings
+
+
+class DriverMemory:
+    """The Python driver's resident memory, sampled every 50 ms while it runs: what grows
+    with the collection in the driver (the JVM's cache spills to disk by itself)."""
+
+    @staticmethod
+    def _rss() -> int:
+        return psutil.Process().memory_info().rss
+
+    def __enter__(self) -> DriverMemory:
+        self.before = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self._rss())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mb(self) -> float:
+        return round((self.peak - self.before) / 2**20, 1)
+
+
+class ProcessTreeMemory(DriverMemory):
+    """This process and its children (the Spark JVM, its Python workers), summed."""
+
+    @staticmethod
+    def _rss() -> int:
+        process = psutil.Process()
+        total = process.memory_info().rss
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # a worker that just ended
+                total += child.memory_info().rss
+        return total
+
+    @property
+    def peak_gib(self) -> float:
+        return round(self.peak / 2**30, 2)
 
 
 class CommandCounter(monitoring.CommandListener):
@@ -101,11 +161,14 @@ class CommandCounter(monitoring.CommandListener):
         pass
 
 
-def run_full(paths: Paths, source, faults: list[InjectedFault], schema: str = SCHEMA) -> dict:
+def run_full(paths: Paths, source, faults: list[InjectedFault], side: str = "spark", schema: str = SCHEMA) -> dict:
+    """One ``full`` run; ``side``: the source hashed by Spark tasks (``spark``, what the
+    CLI does) or in the driver's one thread (``driver``, before issue 14)."""
     from cdclake.catalog import load_catalog
     from cdclake.reconcile.lake import LakeState
     from cdclake.reconcile.progress import Progress
     from cdclake.reconcile.run import Options, reconcile
+    from cdclake.reconcile.scan import SparkSourceSide
     from cdclake.reconcile.sides import SourceSide
     from cdclake.reconcile.state import StateFiles
     from cdclake.reconcile.table import TableSide
@@ -113,27 +176,36 @@ def run_full(paths: Paths, source, faults: list[InjectedFault], schema: str = SC
 
     spark = get_or_create_session(paths)
     catalog = load_catalog(paths)
-    source_side = SourceSide(source, catalog.namespaces(), Progress.on_terminal())
-    table_side = TableSide(spark, schema, catalog)
-    lake = LakeState(spark, schema, str(paths.landing), catalog)
-    started = time.perf_counter()
-    result = reconcile(
-        source_side,
-        table_side,
-        lake,
-        Options(modes=("full",), collections=catalog.names()),
-        StateFiles(paths.data_dir / "reconcile"),
-        Progress.on_terminal(),
-        repr(source),
-    )
-    seconds = time.perf_counter() - started
+    with DriverMemory() as memory, ProcessTreeMemory() as tree:
+        started = time.perf_counter()
+        if side == "spark":
+            source_side = SparkSourceSide(spark, source, catalog.namespaces(), Progress.on_terminal())
+        else:
+            source_side = SourceSide(source, catalog.namespaces(), Progress.on_terminal())
+        table_side = TableSide(spark, schema, catalog)
+        lake = LakeState(spark, schema, str(paths.landing), catalog)
+        result = reconcile(
+            source_side,
+            table_side,
+            lake,
+            Options(modes=("full",), collections=catalog.names()),
+            StateFiles(paths.data_dir / "reconcile"),
+            Progress.on_terminal(),
+            repr(source),
+        )
+        seconds = time.perf_counter() - started
     table_side.release()
+    if side == "spark":
+        source_side.release()
     found = {(m.collection, m.key, m.kind) for check in result.checks for m in check.mismatches}
     injected = {(f.collection, f.key, f.expected) for f in faults}
     documents = sum(check.source_count for check in result.checks)
     in_leaves = sum(check.details["documents_in_leaves"] for check in result.checks)
     return {
+        "source_side": side,
         "seconds": round(seconds, 1),
+        "driver_python_memory_growth_mb": memory.growth_mb,
+        "peak_rss_gib_python_and_jvm": tree.peak_gib,
         "documents_source": documents,
         "documents_table": sum(check.table_count for check in result.checks),
         "differences_injected": len(injected),
@@ -148,15 +220,24 @@ def run_full(paths: Paths, source, faults: list[InjectedFault], schema: str = SC
     }
 
 
-def bench_snapshot(paths: Paths, faults: list[InjectedFault]) -> dict:
+def bench_snapshot(paths: Paths, faults: list[InjectedFault], driver_side: bool = True) -> dict:
     from cdclake.reconcile.sources import SnapshotSource
     from cdclake.spark import get_or_create_session
 
     started = time.perf_counter()
     get_or_create_session(paths).sql("select 1").collect()
     startup = time.perf_counter() - started
-    log("full mode against the mongodump snapshot")
+    log("full mode against the mongodump snapshot, the source hashed by Spark tasks")
     figures = run_full(paths, SnapshotSource(paths.snapshot), faults)
+    log(f"{figures['seconds']} s")
+    if driver_side:
+        log("full mode against the mongodump snapshot, the source hashed in the driver (before)")
+        before = run_full(paths, SnapshotSource(paths.snapshot), faults, side="driver")
+        figures["driver_side_seconds"] = before["seconds"]
+        figures["driver_side_driver_python_memory_growth_mb"] = before["driver_python_memory_growth_mb"]
+        # the same findings and reads (the bisection may cut elsewhere: split points from a sample)
+        same = ("documents_source", "documents_table", "differences_found", "precision_recall_100", "source_bytes_read")
+        figures["driver_side_same_result"] = all(before[name] == figures[name] for name in same)
     figures["spark_session_start_seconds"] = round(startup, 1)
     figures["snapshot_bytes"] = sum(f.stat().st_size for f in paths.snapshot.rglob("*.bson"))
     return figures
@@ -197,10 +278,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=1_000_000)
     parser.add_argument("--skip-replica-set", action="store_true")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="one point of the scale curve: the full load's apply and `full` with the Spark side only; "
+        "added to bench/results/scale.json (bench/scale_chart.py draws it)",
+    )
     args = parser.parse_args()
-    paths = Paths(REPO / "data" / "bench-reconcile")
+    # the scale curve's points each in a folder of their own, made and timed alike
+    folder = f"bench-reconcile-{args.documents}" if args.scale or args.documents != 1_000_000 else "bench-reconcile"
+    paths = Paths(REPO / "data" / folder)
     os.environ["CDCLAKE_DATA_DIR"] = str(paths.data_dir)
-    faults = prepare(paths, args.documents)
+    faults, timings = prepare(paths, args.documents)
+    if args.scale:
+        point = {"documents": args.documents, **timings, **bench_snapshot(paths, faults, driver_side=False)}
+        log(json.dumps(point, indent=2))
+        scale_file = RESULTS / "scale.json"
+        curve = json.loads(scale_file.read_text()) if scale_file.is_file() else {}
+        curve[str(args.documents)] = point
+        scale_file.write_text(json.dumps(dict(sorted(curve.items(), key=lambda item: int(item[0]))), indent=2) + "\n")
+        log(f"written {scale_file}")
+        return
     results = {
         "documents": args.documents,
         "machine": f"{os.cpu_count()} cores",

@@ -25,7 +25,7 @@ from .progress import Progress
 from .recheck import InFlightLimit, InFlightSettingError
 from .result import RunResult
 from .run import MODES, Options, UsageError, parse_modes, reconcile
-from .sides import SourceSide
+from .scan import SparkSourceSide
 from .sources import DocumentSource, MongoReadSettings, MongoSource, SnapshotSource, SourceSettingsError
 from .state import StateFiles
 from .strategies import Bisection
@@ -140,11 +140,12 @@ def reconcile_and_save(
     _check_tables(table, options.collections)
     lake = LakeState(spark, table.schema, paths.landing_uri, catalog)
     state = StateFiles(state_uri or paths.reconcile_dir)
+    source_side = SparkSourceSide(spark, source, catalog.namespaces(), progress)
     try:
-        source_side = SourceSide(source, catalog.namespaces(), progress)
         result = reconcile(source_side, table, lake, options, state, progress, repr(source))
     finally:
         table.release()
+        source_side.release()
     return result, state.save(result)
 
 

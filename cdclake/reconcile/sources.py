@@ -8,6 +8,8 @@ an explicit opt-in. ``SnapshotSource`` reads a mongodump directory, the embedded
 
 from __future__ import annotations
 
+import itertools
+import mmap
 import os
 import time
 from abc import ABC, abstractmethod
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import bson
+from bson import ObjectId, json_util
 from bson.codec_options import DatetimeConversion
 from bson.raw_bson import DEFAULT_RAW_BSON_OPTIONS, RawBSONDocument
 from pymongo import ASCENDING, MongoClient
@@ -30,6 +33,14 @@ from .keys import key_json, key_value
 _RAW_OPTIONS = DEFAULT_RAW_BSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 REFUSED_READ_PREFERENCES = {"primary", "primaryPreferred", "nearest"}
+
+# Key types whose ranges the parts of a live collection are cut by; the rest is one part.
+_RANGED_KEY_TYPES: dict[str, type] = {"objectId": ObjectId, "string": str}
+_FILTER_JSON = json_util.CANONICAL_JSON_OPTIONS.with_options(tz_aware=False)
+
+
+def _filter_text(query: dict[str, Any]) -> str:
+    return json_util.dumps(query, json_options=_FILTER_JSON)
 
 
 class SourceSettingsError(ValueError):
@@ -82,6 +93,8 @@ class MongoReadSettings:
 
 
 SourceDocument = tuple[dict[str, Any], int]  # a decoded document and its size as BSON, in bytes
+# ... and where ``documents_at`` finds it again (None: only by its key)
+ScannedDocument = tuple[dict[str, Any], int, str | None]
 
 
 class DocumentSource(ABC):
@@ -103,6 +116,24 @@ class DocumentSource(ABC):
     @abstractmethod
     def keys(self, namespace: Namespace) -> Iterator[str]:
         """The key (``keys.key_json``) of every document."""
+
+    @abstractmethod
+    def partitions(self, namespace: Namespace, parallelism: int) -> list[str]:
+        """Disjoint parts that together hold every document, at least ``parallelism`` of
+        them where the collection is large enough, each described as text for ``scan``
+        (in a Spark task, in another process or on another machine)."""
+
+    @abstractmethod
+    def scan(self, namespace: Namespace, part: str) -> Iterator[ScannedDocument]:
+        """The documents of one part of ``partitions``, each with where it is."""
+
+    def documents_at(self, namespace: Namespace, locators: Iterable[str]) -> Iterator[SourceDocument]:
+        """The documents ``scan`` gave these locators (sources whose scan gives some)."""
+        raise NotImplementedError(f"{self!r} finds documents by key only")
+
+    def task_environment(self) -> dict[str, str]:
+        """The environment variables a task running ``scan`` reads its settings from."""
+        return {}
 
 
 class SnapshotSource(DocumentSource):
@@ -132,20 +163,83 @@ class SnapshotSource(DocumentSource):
     def keys(self, namespace: Namespace) -> Iterator[str]:
         return (key_json(RawBSONDocument(raw, _RAW_OPTIONS)["_id"]) for raw in self._raw(namespace))
 
+    def partitions(self, namespace: Namespace, parallelism: int) -> list[str]:
+        """Byte ranges ``start:stop`` of the collection's file, cut at document boundaries
+        (found by reading each document's length only): ``parallelism`` ranges, or a
+        multiple of it when each would hold over ``PART_BYTES``."""
+        path = collection_path(self.root, namespace.database, namespace.collection)
+        size = path.stat().st_size
+        if not size:
+            return ["0:0"]
+        # Parts of about PART_BYTES at most, as many as a multiple of the parallelism (no core
+        # waits on a last, lone part).
+        parallelism = max(parallelism, 1)
+        count = -(-max(parallelism, -(-size // PART_BYTES)) // parallelism) * parallelism
+        target = max(-(-size // count), 1)
+        bounds = [0]
+        with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            offset, cut = 0, target
+            while offset < size:
+                length = int.from_bytes(data[offset : offset + 4], "little")
+                if length < 5 or offset + length > size:
+                    raise ValueError(f"{path}: truncated or corrupt BSON document at byte {offset}")
+                offset += length
+                if cut <= offset < size:
+                    bounds.append(offset)
+                    cut = offset + target
+        bounds.append(size)
+        return [f"{start}:{stop}" for start, stop in itertools.pairwise(bounds)]
+
+    def scan(self, namespace: Namespace, part: str) -> Iterator[ScannedDocument]:
+        start, stop = (int(bound) for bound in part.split(":"))
+        located = read_located(self.root, namespace.database, namespace.collection, start, stop)
+        return ((bson.decode(raw, codec_options=BSON_OPTIONS), len(raw), str(offset)) for offset, raw in located)
+
+    def documents_at(self, namespace: Namespace, locators: Iterable[str]) -> Iterator[SourceDocument]:
+        """By byte offset: a seek each, where ``documents_by_key`` reads the whole file."""
+        path = collection_path(self.root, namespace.database, namespace.collection)
+        with path.open("rb") as file:
+            for offset in sorted(int(locator) for locator in locators):
+                file.seek(offset)
+                header = file.read(4)
+                raw = header + file.read(int.from_bytes(header, "little") - 4)
+                yield bson.decode(raw, codec_options=BSON_OPTIONS), len(raw)
+
+
+# A snapshot part: big enough that a task's start-up does not count, small enough that
+# the parts of a large collection spread over every executor.
+PART_BYTES = 128 * 1024 * 1024
+
+
+def collection_path(root: Path, database: str, collection: str) -> Path:
+    path = root / database / f"{collection}.bson"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such collection in the snapshot (was mongodump run for '{database}'?)")
+    return path
+
 
 def read_raw_collection(root: Path, database: str, collection: str) -> Iterator[bytes]:
     """The documents of one collection of a mongodump directory
     (``<root>/<database>/<collection>.bson``), as raw BSON, in file order."""
-    path = root / database / f"{collection}.bson"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such collection in the snapshot (was mongodump run for '{database}'?)")
+    return (raw for _, raw in read_located(root, database, collection))
+
+
+def read_located(
+    root: Path, database: str, collection: str, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """The raw documents of a collection's file from byte ``start`` (a document
+    boundary) to ``stop``, each with its byte offset."""
+    path = collection_path(root, database, collection)
     with path.open("rb") as source:
-        while header := source.read(4):
+        source.seek(start)
+        position = start
+        while (stop is None or position < stop) and (header := source.read(4)):
             size = int.from_bytes(header, "little")
             body = source.read(size - 4)
             if len(header) < 4 or len(body) != size - 4:
-                raise ValueError(f"{path}: truncated BSON document at byte {source.tell() - len(body) - len(header)}")
-            yield header + body
+                raise ValueError(f"{path}: truncated BSON document at byte {position}")
+            yield position, header + body
+            position += size
 
 
 def connection_string(settings: MongoReadSettings, secrets_client=None) -> str:
@@ -210,6 +304,54 @@ class MongoSource(DocumentSource):
             # $in compares numbers by value, as the key does: 1 finds 1, NumberLong(1) and 1.0.
             ids = [key_value(key) for key in batch]
             yield from self._sized(self._rate_limited(self._find(namespace, {"_id": {"$in": ids}})))
+
+    def partitions(self, namespace: Namespace, parallelism: int) -> list[str]:
+        """``_id`` ranges, as filters in canonical Extended JSON. Bounds come from a
+        ``$sample`` of keys on the secondary (no primary, no command beyond a read).
+        Ranges only compare within one BSON type (MongoDB's type bracketing): ObjectId and
+        string keys are cut into ranges; every other key type is one more part."""
+        parts = max(parallelism, 1) * 2
+        if parts <= 2:
+            return [_filter_text({})]
+        sampled = [
+            document["_id"]
+            for document in self._collection(namespace).aggregate(
+                [{"$sample": {"size": parts * 32}}, {"$project": {"_id": True}}], maxTimeMS=self.settings.max_time_ms
+            )
+        ]
+        filters = []
+        for type_name, kind in _RANGED_KEY_TYPES.items():
+            cuts = sorted({key for key in sampled if type(key) is kind})
+            share = round(parts * len(cuts) / max(len(sampled), 1))
+            step = len(cuts) / max(share, 1)
+            bounds = [None, *(cuts[int(step * i)] for i in range(1, share)), None]
+            for low, high in itertools.pairwise(bounds):
+                condition: dict[str, Any] = {"$type": type_name}
+                if low is not None:
+                    condition["$gte"] = low
+                if high is not None:
+                    condition["$lt"] = high
+                filters.append({"_id": condition})
+        filters.append({"$and": [{"_id": {"$not": {"$type": type_name}}} for type_name in _RANGED_KEY_TYPES]})
+        return [_filter_text(query) for query in filters]
+
+    def scan(self, namespace: Namespace, part: str) -> Iterator[ScannedDocument]:
+        query = json_util.loads(part, json_options=_FILTER_JSON)
+        # Simple collation: strings compare by their bytes, as the bounds were sorted.
+        found = self._sized(self._rate_limited(self._find(namespace, query, collation={"locale": "simple"})))
+        return ((document, size, None) for document, size in found)
+
+    def task_environment(self) -> dict[str, str]:
+        names = (self.settings.uri_env, self.settings.uri_secret_env)
+        return {name: os.environ[name] for name in names if name in os.environ}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A Spark task gets the settings, not the connection: it opens its own, with the
+        # URI from its environment (or the secret its role reads).
+        return {"settings": self.settings}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["settings"])  # type: ignore[misc]
 
     def keys(self, namespace: Namespace) -> Iterator[str]:
         # Only _id, read through the _id index (hinted): a covered query, so the secondary

@@ -2,29 +2,25 @@
 
 Digests are computed by the same Python canonical form as the source side, running in
 Spark as a vectorised (pandas) UDF over the ``document`` column, once per collection and
-cached; checksums of a whole level of segments are then one aggregate query.
+cached (``frames.DigestFrame``, which answers the segment queries).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import reduce
 from typing import Any
 
 import pandas as pd
-from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ..catalog import Catalog
 from .canonical import NoCanonicalForm, extended_json_hash, parse_extended_json
+from .frames import DigestFrame
 from .keys import key_value, restore_id
-from .segments import EMPTY, Checksum, Segment, digest_halves, evenly_spaced, halves_digest
+from .segments import Checksum, Segment, digest_halves
 from .sides import Side
-
-# Enough keys to place split points well, few enough to collect on the driver.
-_SPLIT_SAMPLE = 20_000
 
 
 def parse_table_document(key: str, text: str) -> dict[str, Any]:
@@ -48,22 +44,13 @@ def document_digest(keys: pd.Series, documents: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(halves, columns=["high", "low"], dtype="int64")
 
 
-def _in_segment(segment: Segment) -> Column:
-    condition = F.lit(True)
-    if segment.low is not None:
-        condition &= F.col("key") >= F.lit(segment.low)
-    if segment.high is not None:
-        condition &= F.col("key") < F.lit(segment.high)
-    return condition
-
-
 class TableSide(Side):
     """The current-state Iceberg table of each collection (live rows; tombstones are not
     documents)."""
 
     def __init__(self, spark: SparkSession, schema: str, catalog: Catalog) -> None:
         self.spark, self.schema, self.catalog = spark, schema, catalog
-        self._digests: dict[str, DataFrame] = {}
+        self._digests: dict[str, DigestFrame] = {}
 
     def table(self, collection: str) -> str:
         return self.catalog.get(collection).table(self.schema)
@@ -71,15 +58,14 @@ class TableSide(Side):
     def live_rows(self, collection: str) -> DataFrame:
         return self.spark.table(self.table(collection)).where("not is_deleted")
 
-    def _digest_frame(self, collection: str) -> DataFrame:
+    def _digest_frame(self, collection: str) -> DigestFrame:
         if collection not in self._digests:
-            frame = (
+            frame = DigestFrame(
                 self.live_rows(collection)
                 .select(F.col("_id").alias("key"), document_digest("_id", "document").alias("digest"))
                 .select("key", "digest.high", "digest.low")
-                .persist(StorageLevel.MEMORY_AND_DISK)
             )
-            frame.count()  # hash once, here, so that every later query reads the cache
+            frame.fill()  # hash once, here, so that every later query reads the cache
             self._digests[collection] = frame
         return self._digests[collection]
 
@@ -87,34 +73,13 @@ class TableSide(Side):
         return self.live_rows(collection).count()
 
     def checksums(self, segments: Sequence[Segment]) -> list[Checksum]:
-        if not segments:
-            return []
-        frame = self._digest_frame(segments[0].collection)
-        which = reduce(
-            lambda otherwise, item: otherwise.when(_in_segment(item[1]), F.lit(item[0])),
-            enumerate(segments[1:], start=1),
-            F.when(_in_segment(segments[0]), F.lit(0)),
-        )
-        rows = (
-            frame.select(which.alias("segment"), "high", "low")
-            .where("segment is not null")
-            .groupBy("segment")
-            .agg(F.count("*").alias("n"), F.bit_xor("high").alias("high"), F.bit_xor("low").alias("low"))
-            .collect()
-        )
-        found = {row["segment"]: Checksum(row["n"], row["high"], row["low"]) for row in rows}
-        return [found.get(number, EMPTY) for number in range(len(segments))]
+        return self._digest_frame(segments[0].collection).checksums(segments) if segments else []
 
     def digests(self, segment: Segment) -> dict[str, bytes]:
-        rows = self._digest_frame(segment.collection).where(_in_segment(segment)).collect()
-        return {row["key"]: halves_digest(row["high"], row["low"]) for row in rows}
+        return self._digest_frame(segment.collection).digests(segment)
 
     def split_points(self, segment: Segment, parts: int) -> list[str]:
-        keys = self._digest_frame(segment.collection).where(_in_segment(segment)).select("key")
-        total = keys.count()
-        if total > _SPLIT_SAMPLE:
-            keys = keys.sample(fraction=_SPLIT_SAMPLE / total, seed=0)
-        return evenly_spaced(sorted(row["key"] for row in keys.collect()), parts)
+        return self._digest_frame(segment.collection).split_points(segment, parts)
 
     def documents(self, collection: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         keys = sorted(set(keys))
@@ -128,11 +93,9 @@ class TableSide(Side):
         return [row["_id"] for row in self.live_rows(collection).select("_id").collect()]
 
     def duplicate_keys(self, collection: str) -> list[str]:
-        """Two live rows for one key would cancel out in a checksum: look for them."""
-        duplicated = self._digest_frame(collection).groupBy("key").count().where("count > 1").select("key")
-        return sorted(row["key"] for row in duplicated.limit(1_000).collect())
+        return self._digest_frame(collection).duplicate_keys()
 
     def release(self) -> None:
         for frame in self._digests.values():
-            frame.unpersist()
+            frame.release()
         self._digests.clear()

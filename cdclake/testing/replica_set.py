@@ -8,11 +8,13 @@ It speaks the real wire protocol, so the code under test is pymongo's, unmodifie
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mockupdb import MockupDB
+from mongomock.filtering import filter_applies
 
 # Commands the driver sends on its own to discover and monitor the set.
 HANDSHAKE = {"ismaster", "isMaster", "hello", "ping", "endSessions", "buildInfo", "buildinfo"}
@@ -49,16 +51,28 @@ class FakeMember:
         return handler(request, request.doc)
 
     def _aggregate(self, request, doc: dict[str, Any]) -> bool:
-        # count_documents({}) is the only aggregation reconciliation sends.
-        count = len(self.data.get(doc["aggregate"], []))
+        # Reconciliation sends two: count_documents({}), and a $sample of keys (the bounds
+        # of the parts Spark tasks read).
+        documents = self.data.get(doc["aggregate"], [])
+        first = doc["pipeline"][0] if doc["pipeline"] else {}
+        if "$sample" in first:
+            size = first["$sample"]["size"]
+            chosen = random.Random(size).sample(documents, min(size, len(documents)))
+            return self._batch(
+                request, _Cursor(f"ledger.{doc['aggregate']}", [{"_id": d["_id"]} for d in chosen]), None, "firstBatch"
+            )
+        count = len(documents)
         return request.ok(cursor={"id": 0, "firstBatch": [{"_id": 1, "n": count}], "ns": f"ledger.{doc['aggregate']}"})
 
     def _find(self, request, doc: dict[str, Any]) -> bool:
         documents = self.data.get(doc["find"], [])
-        wanted = doc.get("filter", {}).get("_id", {}).get("$in")
+        query = doc.get("filter", {})
+        wanted = query.get("_id", {}).get("$in") if isinstance(query.get("_id"), dict) else None
         if wanted is not None:
             wanted_set = {(type(key), key) for key in wanted}
             documents = [d for d in documents if (type(d["_id"]), d["_id"]) in wanted_set]
+        elif query:  # a part's _id range: matched as MongoDB matches it (mongomock's rules)
+            documents = [d for d in documents if filter_applies(query, d)]
         if doc.get("projection") == {"_id": True}:
             documents = [{"_id": d["_id"]} for d in documents]
         return self._batch(

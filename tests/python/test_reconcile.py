@@ -16,6 +16,7 @@ from cdclake.demo.simulator import FAULT_KINDS
 from cdclake.reconcile.lake import LakeState
 from cdclake.reconcile.progress import Progress
 from cdclake.reconcile.run import Options, reconcile
+from cdclake.reconcile.scan import SparkSourceSide
 from cdclake.reconcile.sides import SourceSide
 from cdclake.reconcile.sources import MongoReadSettings, MongoSource, SnapshotSource
 from cdclake.reconcile.state import StateFiles
@@ -166,8 +167,9 @@ def test_every_read_of_every_mode_goes_to_a_secondary(faulty: Dataset, spark, mo
         source = MongoSource(MongoReadSettings(batch_size=200))
         lake = LakeState(spark, faulty.schema, str(faulty.paths.landing), catalog)
         options = Options(collections=tuple(data), sample_size=50)
+        source_side = SparkSourceSide(spark, source, catalog.namespaces())  # Spark tasks read it too
         result = reconcile(
-            SourceSide(source, catalog.namespaces()),
+            source_side,
             TableSide(spark, faulty.schema, catalog),
             lake,
             options,
@@ -175,6 +177,7 @@ def test_every_read_of_every_mode_goes_to_a_secondary(faulty: Dataset, spark, mo
             Progress.silent(),
             "rs",
         )
+        source_side.release()
         source.close()
     assert {check.mode for check in result.checks} == {"counts", "changed", "sample", "full"}
     assert {"aggregate", "find", "getMore"} <= set(replica_set.secondary.commands)
