@@ -271,6 +271,12 @@ def bench_replica_set(paths: Paths, faults: list[InjectedFault]) -> dict:
         for role, address in members.items()
     }
     figures["commands_recorded_by_primary"] = list(replica_set.primary.commands)
+    # what each member received, by its own record: the Spark tasks' reads included (their
+    # clients are their own, outside the driver's command monitoring)
+    figures["commands_received"] = {
+        "primary": dict(Counter(replica_set.primary.commands)),
+        "secondary": dict(Counter(replica_set.secondary.commands)),
+    }
     return figures
 
 

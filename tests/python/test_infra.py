@@ -38,3 +38,14 @@ def test_source_endpoint_is_document_mode_with_the_key_extracted(catalog: Catalo
     assert mongo["UseUpdateLookUp"] is True
     assert {c.database for c in catalog} == {mongo["DatabaseName"]} == {EndpointSettings().database}
     assert "Password" not in mongo and "SecretsManagerSecretId" in mongo
+
+
+def test_the_checks_job_gives_its_executors_the_secrets_name_never_a_uri() -> None:
+    # full reconciliation reads MongoDB in Spark tasks: each executor reads the secret
+    # with the job's role; the connection string itself is in no setting.
+    spec = json.loads((REPO / "infra" / "emr" / "checks-job.json").read_text())
+    parameters = spec["jobDriver"]["sparkSubmitJobDriver"]["sparkSubmitParameters"].split()
+    for prefix in ("spark.kubernetes.driverEnv.", "spark.executorEnv."):
+        assert f"{prefix}CDCLAKE_MONGO_URI_SECRET=${{MONGO_URI_SECRET}}" in parameters
+        assert f"{prefix}AWS_REGION=${{REGION}}" in parameters
+    assert not any("CDCLAKE_MONGO_URI=" in parameter or "mongodb://" in parameter for parameter in parameters)
