@@ -323,16 +323,17 @@ def _as_extended_json(value: Any) -> Any:
 # -- Extended JSON straight to canonical bytes --------------------------------------------
 #
 # The table side hashes every row's Extended JSON. Reading it with ``parse_extended_json``
-# builds a bson value for every wrapper through a Python hook (about 55 us a demo
-# document, most of the table side's time). Instead, msgspec parses the text to plain JSON
-# values (C, about 7 us) and one walk writes the canonical bytes, recognising the six
+# builds a bson value for every wrapper through a Python hook (about 45 us of a demo
+# document's 60). Instead, msgspec parses the text to plain JSON values (in C, about 7
+# us), which are bson's own values but for the wrappers, and the one encoder walks them:
+# a wrapper is a sub-document with a wrapper name, which the encoder already compares as
+# what its Extended JSON reads as (``_wrapper_document``), on both sides. The six
 # wrappers documents are made of ($oid, $numberInt, $numberLong, $numberDouble,
-# $numberDecimal, $date of $numberLong) by their exact shape and writing them as their
-# encoders do. Any other sub-document with a wrapper name goes through
-# ``parse_extended_json``'s own reading; a text msgspec refuses (NaN, lone surrogates),
-# or a value the walk cannot write, goes through the definition whole. So the walk never
-# decides a reading of its own: tests prove its bytes equal the definition's for every
-# BSON type in every Extended JSON mode (tests/python/test_canonical_bson_spec.py).
+# $numberDecimal, $date) are written there straight when they have their exact shape;
+# any other shape is read as before. A text msgspec refuses (NaN, lone surrogates) goes
+# through the definition whole. Tests prove the bytes equal the definition's for every
+# BSON type in every Extended JSON mode and for any JSON
+# (tests/python/test_canonical_bson_spec.py).
 
 _JSON_DECODE = msgspec.json.Decoder().decode
 _INT64 = 2**63
@@ -343,17 +344,18 @@ _PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,18})(?:\.[0-9]{1,6})?")
 
 def extended_json_bytes(text: str, missing_id: Callable[[], Any] | None = None) -> bytes:
     """``canonical_bytes(parse_extended_json(text))`` (with ``_id`` from ``missing_id``
-    when the text has none), without building the bson values."""
+    when the text has none), without building the bson values: the JSON values msgspec
+    reads are already bson's, but for the wrappers, which ``_wrapper_document`` writes."""
     try:
         document = _JSON_DECODE(text)
     except (msgspec.DecodeError, TypeError):
         document = None
     if type(document) is dict:
         if missing_id is not None and "_id" not in document:
-            document["_id"] = _Decoded(missing_id())
+            document["_id"] = missing_id()
         out: Out = []
         try:
-            _json_fields(document, out)
+            _document(document, out, True)
             return b"".join(out)
         except Exception:
             pass  # the definition decides, and names the field if it refuses
@@ -363,88 +365,10 @@ def extended_json_bytes(text: str, missing_id: Callable[[], Any] | None = None) 
     return canonical_bytes(document)
 
 
-def _json_fields(document: dict[str, Any], out: Out) -> None:
-    """A JSON object read as a document (never as a wrapper): as ``_document`` writes it."""
-    names = tuple(document)
-    header, fields, _ = _LAYOUTS.get(names) or _layout(names)  # type: ignore[misc]  # JSON names are str
-    append = out.append
-    append(header)
-    for name, encoded_name in fields:
-        append(encoded_name)
-        value = document[name]
-        kind = type(value)
-        if kind is str:
-            data = value.encode()
-            size = len(data)
-            append(_STRING_HEADERS[size] if size < _SHORT else _TAGGED_LENGTH(b"s", size))
-            append(data)
-        elif kind is dict:
-            _json_object(value, out)
-        elif kind is int:
-            data = b"%d" % value
-            size = len(data)
-            append(_INTEGER_HEADERS[size] if size < _SHORT else _TAGGED_LENGTH(b"i", size))
-            append(data)
-        elif kind is list:
-            _json_array(value, out)
-        elif kind is float:
-            append(_TAGGED_NAN if value != value else _TAGGED_DOUBLE(b"d", value))
-        elif kind is _Decoded:
-            _encode(value.value, out)
-        else:  # true, false, null
-            (_ENCODERS.get(kind) or _encoder_of(value))(value, out)
-
-
-class _Decoded:
-    """A value that is already bson's (a restored ``_id``), among JSON values."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _json_array(array: list[Any], out: Out) -> None:
-    size = len(array)
-    out.append(_ARRAY_HEADERS[size] if size < _SHORT else _TAGGED_LENGTH(b"[", size))
-    for value in array:
-        kind = type(value)
-        if kind is dict:
-            _json_object(value, out)
-        elif kind is list:
-            _json_array(value, out)
-        else:  # a scalar: JSON's types are bson's, written by their encoders
-            (_ENCODERS.get(kind) or _encoder_of(value))(value, out)
-
-
-def _json_object(value: dict[str, Any], out: Out) -> None:
-    """A JSON object in a document or an array: a wrapper or a sub-document."""
-    names = tuple(value)
-    layout = _LAYOUTS.get(names) or _layout(names)
-    if layout is not None and not layout[2]:
-        _json_fields(value, out)
-        return
-    if len(names) == 1:
-        write = _JSON_WRAPPERS.get(names[0])
-        if write is not None and write(value[names[0]], out):
-            return
-    _encode(_read_json(value), out)  # as parse_extended_json reads it
-
-
-def _read_json(value: Any) -> Any:
-    """A JSON value as ``parse_extended_json`` reads it (wrappers read bottom-up)."""
-    kind = type(value)
-    if kind is dict:
-        return _read_wrapper({name: _read_json(child) for name, child in value.items()})
-    if kind is list:
-        return [_read_json(child) for child in value]
-    return value
-
-
 # Each writes its wrapper's value and returns True, or returns False when the value is not
 # the exact shape it knows (the reading then decides). Each reads its text with the call
 # ``_SINGLE`` makes.
-def _json_object_id(value: Any, out: Out) -> bool:
+def _write_object_id(value: Any, out: Out) -> bool:
     if type(value) is not str or len(value) != 24:
         return False
     try:
@@ -458,7 +382,7 @@ def _json_object_id(value: Any, out: Out) -> bool:
     return True
 
 
-def _json_integer(value: Any, out: Out) -> bool:
+def _write_integer(value: Any, out: Out) -> bool:
     if type(value) is not str:
         return False
     try:
@@ -471,7 +395,7 @@ def _json_integer(value: Any, out: Out) -> bool:
     return True
 
 
-def _json_double(value: Any, out: Out) -> bool:
+def _write_double(value: Any, out: Out) -> bool:
     if type(value) is not str:
         return False
     try:
@@ -482,7 +406,7 @@ def _json_double(value: Any, out: Out) -> bool:
     return True
 
 
-def _json_decimal(value: Any, out: Out) -> bool:
+def _write_decimal(value: Any, out: Out) -> bool:
     if type(value) is not str or not _PLAIN_DECIMAL.fullmatch(value):
         return False
     data = value.encode()
@@ -491,11 +415,11 @@ def _json_decimal(value: Any, out: Out) -> bool:
     return True
 
 
-def _json_date(value: Any, out: Out) -> bool:
+def _write_date(value: Any, out: Out) -> bool:
     # canonical {"$date": {"$numberLong": "<milliseconds>"}}, or relaxed {"$date":
     # "<ISO 8601 in UTC>"}; other forms (offsets, legacy integers) are read
     if type(value) is str:
-        return _json_iso_date(value, out)
+        return _write_iso_date(value, out)
     if type(value) is not dict or len(value) != 1 or type(value.get("$numberLong")) is not str:
         return False
     try:
@@ -513,30 +437,28 @@ def _json_date(value: Any, out: Out) -> bool:
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?Z")
 
 
-def _json_iso_date(value: str, out: Out) -> bool:
+def _write_iso_date(value: str, out: Out) -> bool:
     match = _ISO_DATE.fullmatch(value)
     if match is None:
         return False
     year, month, day, hour, minute, second, fraction = match.groups()
-    try:
-        date = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
-    except ValueError:
-        return False
     # the fraction as json_util computes it: through a float, truncated to microseconds
     microsecond = int(float(fraction) * 1000000) if fraction else 0
-    if microsecond > 999_999:
+    try:
+        date = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond)
+    except ValueError:  # not a date (json_util's strptime refuses it too), or a fraction of 1 s
         return False
-    _datetime(date.replace(microsecond=microsecond), out)
+    _datetime(date, out)
     return True
 
 
-_JSON_WRAPPERS: dict[str, Callable[[Any, Out], bool]] = {
-    "$oid": _json_object_id,
-    "$numberInt": _json_integer,
-    "$numberLong": _json_integer,
-    "$numberDouble": _json_double,
-    "$numberDecimal": _json_decimal,
-    "$date": _json_date,
+_WRAPPER_WRITERS: dict[str, Callable[[Any, Out], bool]] = {
+    "$oid": _write_object_id,
+    "$numberInt": _write_integer,
+    "$numberLong": _write_integer,
+    "$numberDouble": _write_double,
+    "$numberDecimal": _write_decimal,
+    "$date": _write_date,
 }
 
 
@@ -578,6 +500,8 @@ def _document(document: Mapping[str, Any], out: Out, top: bool = False) -> None:
             size = len(data)
             append(_STRING_HEADERS[size] if size < _SHORT else _TAGGED_LENGTH(b"s", size))
             append(data)
+        elif kind is dict:  # sub-documents, and in Extended JSON read by msgspec, wrappers
+            _document(value, out)
         elif kind is Decimal128:
             _decimal128(value, out)
         elif kind is int:
@@ -630,7 +554,13 @@ def _mapping(document: Mapping[str, Any], out: Out, top: bool = False) -> None:
 
 def _wrapper_document(document: Mapping[str, Any], out: Out) -> None:
     """A sub-document with an Extended JSON wrapper name: as what its Extended JSON reads
-    as (the table side cannot tell ``{"$numberLong": "5"}`` from 5)."""
+    as (the table side cannot tell ``{"$numberLong": "5"}`` from 5). The six wrappers
+    documents are made of are written straight when they have their exact shape."""
+    if len(document) == 1:
+        [(name, value)] = document.items()
+        write = _WRAPPER_WRITERS.get(name)
+        if write is not None and write(value, out):
+            return
     _document(document, [], True)  # every value has a form (Extended JSON would write a set as an array)
     value = _as_extended_json(document)
     if type(value) is dict:
