@@ -160,11 +160,10 @@ class SparkSourceSide(Side):
             return {}
         namespace = self.namespaces[collection]
         found = self.source.documents_by_key(namespace, keys)
-        if collection in self._frames:  # hashed: it says which keys the source holds, and where
+        if self.source.locates and collection in self._frames:  # which keys it holds, and where
             wanted = self.spark.createDataFrame([(key,) for key in keys], "key string")
             located = self._frames[collection].frame.join(F.broadcast(wanted), "key").select("locator").collect()
-            if all(row["locator"] is not None for row in located):
-                found = self.source.documents_at(namespace, [row["locator"] for row in located])
+            found = self.source.documents_at(namespace, [row["locator"] for row in located])
         documents = {}
         for document, size in found:
             self.stats.documents += 1

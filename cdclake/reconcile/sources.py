@@ -126,8 +126,12 @@ class DocumentSource(ABC):
     def scan(self, namespace: Namespace, part: str) -> Iterator[ScannedDocument]:
         """The documents of one part of ``partitions``, each with where it is."""
 
+    # Whether ``scan`` gives each document a locator that ``documents_at`` finds it by: a
+    # fixed source (a mongodump), where what a scan saw is what is there.
+    locates = False
+
     def documents_at(self, namespace: Namespace, locators: Iterable[str]) -> Iterator[SourceDocument]:
-        """The documents ``scan`` gave these locators (sources whose scan gives some)."""
+        """The documents ``scan`` gave these locators (sources that ``locate``)."""
         raise NotImplementedError(f"{self!r} finds documents by key only")
 
     def task_environment(self) -> dict[str, str]:
@@ -140,6 +144,8 @@ class SnapshotSource(DocumentSource):
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    locates = True
 
     def __repr__(self) -> str:
         return f"SnapshotSource({str(self.root)!r})"

@@ -206,6 +206,8 @@ def test_the_tasks_read_the_secondary_only_with_the_uri_of_this_process(faulty: 
         try:
             expected = SourceSide(snapshot, namespaces).checksums([Segment("clients")])
             assert live.checksums([Segment("clients")]) == expected
+            # documents a live source does not hold (only in the table), asked for after hashing
+            assert live.documents("clients", ['{"$oid":"000000000000000000000000"}']) == {}
         finally:
             live.release()
             source.close()
