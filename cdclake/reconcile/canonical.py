@@ -348,21 +348,19 @@ def extended_json_bytes(text: str, missing_id: Callable[[], Any] | None = None) 
     reads are already bson's, but for the wrappers, which ``_wrapper_document`` writes."""
     try:
         document = _JSON_DECODE(text)
-    except (msgspec.DecodeError, TypeError):
-        document = None
-    if type(document) is dict:
-        if missing_id is not None and "_id" not in document:
-            document["_id"] = missing_id()
-        out: Out = []
-        try:
-            _document(document, out, True)
+        if type(document) is dict:
+            out: Out = []
+            _document(_with_id(document, missing_id), out, True)
             return b"".join(out)
-        except Exception:
-            pass  # the definition decides, and names the field if it refuses
-    document = parse_extended_json(text)
+    except Exception:
+        pass  # msgspec refused the text, or the walk a value: the definition decides, naming the field
+    return canonical_bytes(_with_id(parse_extended_json(text), missing_id))
+
+
+def _with_id(document: dict[str, Any], missing_id: Callable[[], Any] | None) -> dict[str, Any]:
     if missing_id is not None and "_id" not in document:
-        document = {"_id": missing_id(), **document}
-    return canonical_bytes(document)
+        document["_id"] = missing_id()  # where in the document is not content
+    return document
 
 
 # Each writes its wrapper's value and returns True, or returns False when the value is not

@@ -10,6 +10,7 @@ and nothing on the driver grows with the collection: a leaf segment's digests (a
 from __future__ import annotations
 
 import bisect
+from abc import abstractmethod
 from collections.abc import Sequence
 from functools import reduce
 
@@ -18,6 +19,7 @@ from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from .segments import EMPTY, Checksum, Segment, evenly_spaced, halves_digest
+from .sides import Side
 
 # Keys kept on the driver per collection and side to place split points (a sample when
 # the collection holds more): enough to cut a segment of a thousandth of the collection
@@ -59,12 +61,13 @@ class DigestFrame:
         """Up to about ``SKETCH_KEYS`` keys, sorted (one Spark job, once), and whether
         they are all the keys."""
         if self._sketch is None:
-            total = self.frame.count()
-            keys = self.frame.select("key")
-            if total > SKETCH_KEYS:
-                keys = keys.sample(fraction=SKETCH_KEYS / total, seed=0)
-            self._sketch = sorted(row["key"] for row in keys.collect()), total <= SKETCH_KEYS
+            self._sketch = _sorted_sample(self.frame.select("key"), self.rows)
         return self._sketch
+
+    @property
+    def rows(self) -> int | None:
+        """How many rows, once ``fill`` has counted them."""
+        return self._whole.count if self._whole is not None else None
 
     def checksums(self, segments: Sequence[Segment]) -> list[Checksum]:
         """One checksum per segment, in the same order: one query for all of them."""
@@ -99,11 +102,8 @@ class DigestFrame:
         stop = len(sketch) if segment.high is None else bisect.bisect_left(sketch, segment.high)
         if complete or stop - start >= parts * _SKETCH_KEYS_PER_PIECE:
             return evenly_spaced(sketch[start:stop], parts)
-        keys = self.frame.where(in_segment(segment)).select("key")
-        total = keys.count()
-        if total > SKETCH_KEYS:
-            keys = keys.sample(fraction=SKETCH_KEYS / total, seed=0)
-        return evenly_spaced(sorted(row["key"] for row in keys.collect()), parts)
+        keys, _ = _sorted_sample(self.frame.where(in_segment(segment)).select("key"))
+        return evenly_spaced(keys, parts)
 
     def duplicate_keys(self, limit: int = 1_000) -> list[str]:
         """Keys held more than once: two rows for one key would cancel out in a checksum."""
@@ -112,6 +112,33 @@ class DigestFrame:
 
     def release(self) -> None:
         self.frame.unpersist()
+
+
+class FramedSide(Side):
+    """A side whose digests are a ``DigestFrame`` per collection: the segment queries are
+    the frame's."""
+
+    @abstractmethod
+    def digest_frame(self, collection: str) -> DigestFrame:
+        """The collection's frame, computed and cached on first use."""
+
+    def checksums(self, segments: Sequence[Segment]) -> list[Checksum]:
+        return self.digest_frame(segments[0].collection).checksums(segments) if segments else []
+
+    def digests(self, segment: Segment) -> dict[str, bytes]:
+        return self.digest_frame(segment.collection).digests(segment)
+
+    def split_points(self, segment: Segment, parts: int) -> list[str]:
+        return self.digest_frame(segment.collection).split_points(segment, parts)
+
+
+def _sorted_sample(keys: DataFrame, total: int | None = None) -> tuple[list[str], bool]:
+    """About ``SKETCH_KEYS`` of these keys (all of them when there are no more), sorted,
+    and whether they are all; ``total``: their number, when known."""
+    total = keys.count() if total is None else total
+    if total > SKETCH_KEYS:
+        keys = keys.sample(fraction=SKETCH_KEYS / total, seed=0)
+    return sorted(row["key"] for row in keys.collect()), total <= SKETCH_KEYS
 
 
 def _merged(segments: Sequence[Segment]) -> list[Segment]:

@@ -10,7 +10,7 @@ the driver grows with the collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -19,13 +19,13 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ..catalog import Namespace
-from .canonical import NoCanonicalForm, document_hash
-from .frames import DigestFrame
+from .canonical import NoCanonicalForm
+from .frames import DigestFrame, FramedSide
 from .keys import key_json
 from .progress import Progress
 from .run import UsageError
-from .segments import Checksum, Segment, digest_halves
-from .sides import ReadStats, Side
+from .segments import digest_halves
+from .sides import ReadStats, source_document_hash
 from .sources import DocumentSource
 
 _ROWS_PER_BATCH = 10_000
@@ -48,7 +48,7 @@ def hash_part(source: DocumentSource, namespace: Namespace, part: str) -> Iterat
     keys, highs, lows, sizes, refusals, locators = columns
     for document, size, locator in source.scan(namespace, part):
         try:
-            high, low = digest_halves(document_hash(document))
+            high, low = digest_halves(source_document_hash(namespace.collection, document))
             refusal = None
         except NoCanonicalForm as error:
             high, low, refusal = 0, 0, f"{error.path}\x00{error.reason}"
@@ -74,7 +74,7 @@ def _hash_parts(
             yield from hash_part(source, namespace, part)
 
 
-class SparkSourceSide(Side):
+class SparkSourceSide(FramedSide):
     """MongoDB (a secondary, or a mongodump snapshot), hashed by Spark tasks part by part.
 
     ``count``, ``documents`` and ``keys`` read the source from the driver, as the
@@ -92,7 +92,6 @@ class SparkSourceSide(Side):
         self.progress = progress or Progress.silent()
         self.stats = ReadStats()
         self._frames: dict[str, DigestFrame] = {}
-        self._counts: dict[str, int] = {}
         self._environment: dict[str, str | None] = {}
         if spark.sparkContext.master.startswith("local"):
             # The tasks are this machine's Python workers, started with the environment
@@ -104,7 +103,7 @@ class SparkSourceSide(Side):
                 self._environment[name] = shared.get(name)
                 shared[name] = value
 
-    def _frame(self, collection: str) -> DigestFrame:
+    def digest_frame(self, collection: str) -> DigestFrame:
         if collection not in self._frames:
             self._frames[collection] = self._hash(collection)
         return self._frames[collection]
@@ -122,15 +121,13 @@ class SparkSourceSide(Side):
         # The one pass over the source: it fills the cache, and counts what was read.
         row = frame.fill(
             F.coalesce(F.sum("size"), F.lit(0)).alias("bytes"),
-            F.min(F.when(F.col("refusal").isNotNull(), F.concat_ws("\x00", "key", "refusal"))).alias("refused"),
+            F.min("refusal").alias("refused"),
         )
         self.stats.documents += row["n"]
         self.stats.bytes += row["bytes"]
-        self._counts[collection] = row["n"]
         if row["refused"] is not None:
             frame.release()
-            key, path, reason = row["refused"].split("\x00", 2)
-            raise NoCanonicalForm(path, f"{reason} (collection {collection}, key {key})")
+            raise NoCanonicalForm(*row["refused"].split("\x00", 1))  # named as source_document_hash names it
         duplicated = frame.duplicate_keys(5)
         if duplicated:  # two equal digests would cancel out in a checksum
             frame.release()
@@ -141,29 +138,21 @@ class SparkSourceSide(Side):
         return frame
 
     def count(self, collection: str) -> int:
-        if collection in self._counts:
-            return self._counts[collection]
+        if collection in self._frames:
+            return self._frames[collection].rows  # type: ignore[return-value]  # filled when hashed
         return self.source.count(self.namespaces[collection])
-
-    def checksums(self, segments: Sequence[Segment]) -> list[Checksum]:
-        return self._frame(segments[0].collection).checksums(segments) if segments else []
-
-    def digests(self, segment: Segment) -> dict[str, bytes]:
-        return self._frame(segment.collection).digests(segment)
-
-    def split_points(self, segment: Segment, parts: int) -> list[str]:
-        return self._frame(segment.collection).split_points(segment, parts)
 
     def documents(self, collection: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         keys = sorted(set(keys))
         if not keys:
             return {}
         namespace = self.namespaces[collection]
-        found = self.source.documents_by_key(namespace, keys)
         if self.source.locates and collection in self._frames:  # which keys it holds, and where
             wanted = self.spark.createDataFrame([(key,) for key in keys], "key string")
             located = self._frames[collection].frame.join(F.broadcast(wanted), "key").select("locator").collect()
             found = self.source.documents_at(namespace, [row["locator"] for row in located])
+        else:
+            found = self.source.documents_by_key(namespace, keys)
         documents = {}
         for document, size in found:
             self.stats.documents += 1

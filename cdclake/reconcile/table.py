@@ -7,7 +7,7 @@ cached (``frames.DigestFrame``, which answers the segment queries).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -17,10 +17,9 @@ from pyspark.sql import types as T
 
 from ..catalog import Catalog
 from .canonical import NoCanonicalForm, extended_json_hash, parse_extended_json
-from .frames import DigestFrame
+from .frames import DigestFrame, FramedSide
 from .keys import key_value, restore_id
-from .segments import Checksum, Segment, digest_halves
-from .sides import Side
+from .segments import digest_halves
 
 
 def parse_table_document(key: str, text: str) -> dict[str, Any]:
@@ -44,7 +43,7 @@ def document_digest(keys: pd.Series, documents: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(halves, columns=["high", "low"], dtype="int64")
 
 
-class TableSide(Side):
+class TableSide(FramedSide):
     """The current-state Iceberg table of each collection (live rows; tombstones are not
     documents)."""
 
@@ -58,7 +57,7 @@ class TableSide(Side):
     def live_rows(self, collection: str) -> DataFrame:
         return self.spark.table(self.table(collection)).where("not is_deleted")
 
-    def _digest_frame(self, collection: str) -> DigestFrame:
+    def digest_frame(self, collection: str) -> DigestFrame:
         if collection not in self._digests:
             frame = DigestFrame(
                 self.live_rows(collection)
@@ -72,15 +71,6 @@ class TableSide(Side):
     def count(self, collection: str) -> int:
         return self.live_rows(collection).count()
 
-    def checksums(self, segments: Sequence[Segment]) -> list[Checksum]:
-        return self._digest_frame(segments[0].collection).checksums(segments) if segments else []
-
-    def digests(self, segment: Segment) -> dict[str, bytes]:
-        return self._digest_frame(segment.collection).digests(segment)
-
-    def split_points(self, segment: Segment, parts: int) -> list[str]:
-        return self._digest_frame(segment.collection).split_points(segment, parts)
-
     def documents(self, collection: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         keys = sorted(set(keys))
         if not keys:
@@ -93,7 +83,7 @@ class TableSide(Side):
         return [row["_id"] for row in self.live_rows(collection).select("_id").collect()]
 
     def duplicate_keys(self, collection: str) -> list[str]:
-        return self._digest_frame(collection).duplicate_keys()
+        return self.digest_frame(collection).duplicate_keys()
 
     def release(self) -> None:
         for frame in self._digests.values():
