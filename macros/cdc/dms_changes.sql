@@ -8,7 +8,7 @@
     coalesce(op, 'I') as op,
     coalesce(op, 'I') = 'D' as is_deleted,
     case when coalesce(op, 'I') <> 'D' then document_json end as document,
-    try_to_timestamp(commit_ts_text, 'yyyy-MM-dd HH:mm:ss.SSSSSS') as commit_ts,
+    commit_ts,
     not is_full_load as is_cdc,
     source_file,
     source_row,

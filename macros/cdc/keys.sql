@@ -165,9 +165,11 @@
 
 {% macro ejson_id_leading(json) -%}
   {#- The `_id` at the very start of `json` when it is a common key (an ObjectId, a string
-      with nothing to escape, an integer), as written there; '' otherwise. -#}
+      with nothing to escape, an integer), as written there; '' otherwise. Java's regex
+      reads a copy of the text: only its first 256 characters are copied, which hold any
+      ObjectId or integer key (a longer string key takes the general rules, same key). -#}
   regexp_extract(
-    {{ json }},
+    left({{ json }}, 256),
     '^\\s*\\{\\s*"_id"\\s*:\\s*(\\{\\s*"\\$oid"\\s*:\\s*"[0-9a-fA-F]{24}"\\s*\\}|"[^"\\\\\\x00-\\x1f]*"|0|-?[1-9][0-9]{0,17})\\s*[,}]',
     1
   )

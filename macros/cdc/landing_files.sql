@@ -329,6 +329,7 @@
       select
         cast(null as string) as source_path, cast(null as bigint) as source_row, cast(null as string) as source_file,
         cast(null as boolean) as is_full_load, cast(null as string) as op, cast(null as string) as commit_ts_text,
+        cast(null as timestamp) as commit_ts,
         cast(null as string) as document_key, cast(null as string) as document_id, cast(null as string) as document_json,
         cast(null as string) as quarantine_reason
       where false
@@ -359,7 +360,8 @@
   {% call statement('cdc_stage_new_changes') -%}
     create or replace global temporary view {{ sql_identifier(source_node.identifier) }} as
     select
-      op, commit_ts_text, document_key, document_id, document_json, source_path, source_file, source_row, is_full_load
+      op, commit_ts_text, commit_ts, document_key, document_id, document_json, source_path, source_file, source_row,
+      is_full_load
     from {{ checked }}
     where quarantine_reason is null
   {%- endcall %}
@@ -413,7 +415,7 @@
 
 {% macro dms_prechecked_rows_schema() -%}
   source_path string, source_row bigint, source_file string, is_full_load boolean, op string,
-  commit_ts_text string, document_key string, document_json string, document_id_kind string,
+  commit_ts_text string, commit_ts timestamp, document_key string, document_json string, document_id_kind string,
   typed_id string, document_id_dms_text string, document_is_json boolean, has_document boolean,
   document_id_token string, pre_problem string, needs_key_resolution boolean, key_not_default boolean
 {%- endmacro %}
@@ -427,7 +429,7 @@
       far as its own document tells (`pre_problem`: final unless its key is resolved from
       its text). The `_id` token is kept only where it cannot be a key, for the message. -#}
   select
-    source_path, source_row, source_file, is_full_load, op, commit_ts_text, document_key, document_json,
+    source_path, source_row, source_file, is_full_load, op, commit_ts_text, commit_ts, document_key, document_json,
     document_id_kind, typed_id, document_id_dms_text, document_is_json, has_document,
     if(typed_id is null, document_id_token, null) as document_id_token,
     pre_problem,
@@ -437,7 +439,11 @@
   from (
     select *, {{ dms_row_problem() }} as pre_problem
     from (
-      select *, document_json is not null as has_document
+      select
+        *,
+        document_json is not null as has_document,
+        -- parsed once, here: the checks, the merge and the accounting read this column
+        try_to_timestamp(commit_ts_text, '{{ dms_commit_ts_format() }}') as commit_ts
       from ({{ dms_keyed_rows_sql(typed_sql) }}) as keyed
     ) as unresolved
   ) as prechecked
@@ -464,13 +470,18 @@
   from parquet.{{ sql_identifier(files_glob) }}
 {%- endmacro %}
 
+{% macro dms_commit_ts_format() -%}
+  {#- How DMS writes its commit timestamp column (UTC). -#}
+  yyyy-MM-dd HH:mm:ss.SSSSSS
+{%- endmacro %}
+
 {% macro dms_column_or_null(column, landed_columns) -%}
   {{- 'cast(' ~ sql_identifier(column) ~ ' as string)' if column in landed_columns else 'cast(null as string)' -}}
 {%- endmacro %}
 
 {% macro dms_row_problem() -%}
   {#- Why a landed row cannot be applied, or null. The first problem found is given.
-      Needs the columns of dms_keyed_rows_sql and `has_document`. -#}
+      Needs the columns of dms_keyed_rows_sql, `has_document` and `commit_ts`. -#}
   case
     when has_document and not document_is_json
       then 'document is not valid JSON (Extended JSON object expected)'
@@ -491,8 +502,8 @@
       then 'missing Op on a CDC row'
     when commit_ts_text is null
       then 'missing commit timestamp'
-    when try_to_timestamp(commit_ts_text, 'yyyy-MM-dd HH:mm:ss.SSSSSS') is null
-      then concat('commit timestamp does not parse as yyyy-MM-dd HH:mm:ss.SSSSSS: ', commit_ts_text)
+    when commit_ts is null
+      then concat('commit timestamp does not parse as {{ dms_commit_ts_format() }}: ', commit_ts_text)
     when coalesce(op, 'I') <> 'D' and not has_document
       then 'insert or update without a document (_doc is null or the file has no _doc column)'
     when document_key is not null

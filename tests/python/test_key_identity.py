@@ -165,6 +165,7 @@ DIFFERENT_KEYS = [
     pytest.param(["5f0000000000000000000001", ObjectId("5f0000000000000000000001")], id="hex string vs ObjectId"),
     pytest.param(["", None], id="empty string vs null"),
     pytest.param(["\x85", "\u2028", "\u2029", "\n", "\r", "a\x85b"], id="line separators Java's regex stops at"),
+    pytest.param(["k" * 245, "k" * 246, "k" * 300, "k" * 300 + "\n"], id="strings around the fast path's length"),
     pytest.param([True, 1, "true"], id="boolean vs number vs string"),
     pytest.param([{"a": 1, "b": 2}, {"b": 2, "a": 1}], id="embedded field order matters"),
     pytest.param([{"a": 1}, {"a": "1"}], id="embedded values keep their type"),
