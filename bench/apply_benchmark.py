@@ -5,7 +5,12 @@
 (b) the time to apply a 10,000-event batch after 1 earlier batch vs after 50;
 (c) is measured separately by bench/demo_memory.py.
 
-    .venv/bin/python -m bench.apply_benchmark [--documents N] [--events N] [--history N]
+    .venv/bin/python -m bench.apply_benchmark [--documents N] [--events N] [--history N] [--profile]
+
+Each dbt run's wall time and the Spark JVM's CPU seconds are recorded. --profile also
+records (a)'s apply and the last batch of (b) with Java Flight Recorder, adds where the
+JVM's time went (bench/jvm_profile.py) and writes bench/results/apply-profile.json
+instead: a recorded run is slower, so its times are not the benchmark's figures.
 
 Data goes to data/bench/ (reused across runs when the sizes match); results to
 bench/results/apply.json.
@@ -21,6 +26,7 @@ import statistics
 import time
 from pathlib import Path
 
+from bench.jvm_profile import JvmCpu, Recording
 from cdclake.demo.delivery import Delivery
 from cdclake.demo.dms import EndpointSettings
 from cdclake.demo.simulator import Simulator
@@ -42,15 +48,31 @@ def timed(action) -> float:
     return time.perf_counter() - started
 
 
-def apply_with_dbt(paths: Paths) -> float:
-    from cdclake.dbt_runner import run_dbt
+class Meter:
+    """Times each dbt run, with the JVM's CPU; records chosen runs with JFR."""
 
-    def run() -> None:
-        outcome = run_dbt(["run", "--select", "current_state", "--quiet"], paths, schema=SCHEMA)
-        if not outcome.success:
-            raise SystemExit(f"dbt failed: {outcome.error or outcome.statuses}")
+    def __init__(self, spark, profile: bool) -> None:
+        self.cpu, self.profile = JvmCpu.of_session(spark), profile
+        self.cpu_seconds: dict[str, float] = {}
+        self.profiles: dict[str, dict] = {}
 
-    return timed(run)
+    def apply(self, paths: Paths, label: str, record: bool = False) -> float:
+        from cdclake.dbt_runner import run_dbt
+
+        def run() -> None:
+            outcome = run_dbt(["run", "--select", "current_state", "--quiet"], paths, schema=SCHEMA)
+            if not outcome.success:
+                raise SystemExit(f"dbt failed: {outcome.error or outcome.statuses}")
+
+        self.cpu.start()
+        if record and self.profile:
+            with Recording(self.cpu.pid, paths.data_dir / f"{label}.jfr") as recording:
+                seconds = timed(run)
+            self.profiles[label] = recording.summary()
+        else:
+            seconds = timed(run)
+        self.cpu_seconds[label] = round(self.cpu.seconds(), 2)
+        return seconds
 
 
 def duckdb_apply(cdc_files: list[Path], full_load: list[Path]) -> float:
@@ -113,13 +135,13 @@ def prepare(paths: Paths, documents: int, events: int) -> Simulator:
     return sim
 
 
-def bench_big_batch(paths: Paths, sim: Simulator) -> dict:
+def bench_big_batch(paths: Paths, sim: Simulator, meter: Meter) -> dict:
     log("initial load of the current-state tables (full load, not timed as (a))")
-    initial = apply_with_dbt(paths)
+    initial = meter.apply(paths, "initial full load")
     cdc_files = sorted((paths.outbox / "big").rglob("*.parquet"))
     Delivery(paths.outbox / "big", paths.landing).land([_as_landed(paths.outbox / "big", f) for f in cdc_files])
     log(f"(a) applying {len(cdc_files)} CDC files through dbt")
-    spark_seconds = apply_with_dbt(paths)
+    spark_seconds = meter.apply(paths, "a", record=True)
     full_load = sorted(paths.landing.rglob("LOAD*.parquet"))
     landed_cdc = sorted(p for p in paths.landing.rglob("*.parquet") if not p.name.startswith("LOAD"))
     log("(a) DuckDB yardstick on the same files")
@@ -132,6 +154,8 @@ def bench_big_batch(paths: Paths, sim: Simulator) -> dict:
         "dbt_apply_seconds": round(spark_seconds, 2),
         "duckdb_apply_seconds": round(duck_seconds, 2),
         "ratio": round(spark_seconds / duck_seconds, 2),
+        "jvm_cpu_seconds": meter.cpu_seconds["a"],
+        "initial_full_load_jvm_cpu_seconds": meter.cpu_seconds["initial full load"],
     }
 
 
@@ -141,13 +165,14 @@ def _as_landed(root: Path, file: Path):
     return LandedFile(file.relative_to(root), 0)
 
 
-def bench_history(paths: Paths, sim: Simulator, history: int, batch_events: int, repeats: int) -> dict:
+def bench_history(paths: Paths, sim: Simulator, history: int, batch_events: int, repeats: int, meter: Meter) -> dict:
     delivery = Delivery(paths.outbox, paths.landing)
     timings: dict[int, float] = {}
-    for number in range(1, history + repeats + 1):
+    last = history + repeats
+    for number in range(1, last + 1):
         delivery.land_batch(sim.cdc_batch(batch_events, paths.outbox), chaotic=False)
-        timings[number] = apply_with_dbt(paths)
-        log(f"(b) batch {number}: {timings[number]:.2f}s")
+        timings[number] = meter.apply(paths, f"b{number}", record=number == last)
+        log(f"(b) batch {number}: {timings[number]:.2f}s, JVM {meter.cpu_seconds[f'b{number}']:.2f} CPU s")
     early = [timings[n] for n in range(2, 2 + repeats)]  # after 1, 2, 3 earlier batches
     late = [timings[n] for n in range(history + 1, history + 1 + repeats)]  # after 50, 51, 52
     return {
@@ -155,6 +180,7 @@ def bench_history(paths: Paths, sim: Simulator, history: int, batch_events: int,
         "early_seconds": early,
         "late_seconds": late,
         "ratio_of_medians": round(statistics.median(late) / statistics.median(early), 3),
+        "jvm_cpu_seconds": [meter.cpu_seconds[f"b{n}"] for n in range(1, last + 1)],
     }
 
 
@@ -165,6 +191,7 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=50)
     parser.add_argument("--batch-events", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="record (a) and the last batch of (b) with JFR")
     args = parser.parse_args()
 
     paths = Paths(REPO / "data" / "bench")
@@ -174,17 +201,20 @@ def main() -> None:
     shutil.rmtree(paths.warehouse / SCHEMA, ignore_errors=True)
     from cdclake.spark import get_or_create_session
 
-    get_or_create_session(paths)
+    meter = Meter(get_or_create_session(paths), args.profile)
     for stale in [p for p in paths.landing.rglob("*.parquet") if not p.name.startswith("LOAD")]:
         stale.unlink()
 
     result = {"documents": args.documents, "events": args.events, "machine": f"{os.cpu_count()} cores"}
-    result["a"] = bench_big_batch(paths, sim)
+    result["a"] = bench_big_batch(paths, sim, meter)
     log(f"(a) {result['a']}")
-    result["b"] = bench_history(paths, sim, args.history, args.batch_events, args.repeats)
+    result["b"] = bench_history(paths, sim, args.history, args.batch_events, args.repeats, meter)
     log(f"(b) {result['b']}")
+    if meter.profiles:
+        result["profiles"] = meter.profiles
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "apply.json").write_text(json.dumps(result, indent=2))
+    # A recorded run is slower: its figures go beside the plain run's, not over them.
+    (RESULTS / ("apply-profile.json" if args.profile else "apply.json")).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 

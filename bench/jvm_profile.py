@@ -1,0 +1,143 @@
+"""Where the Spark JVM spends its CPU during a benchmark run.
+
+Two measures, both of the local session's JVM (this process's Spark):
+
+- ``JvmCpu``: the JVM's CPU seconds (user + system, from /proc) over a run. On a shared
+  2-core machine whose speed moves within minutes, a run's CPU varies less than its wall
+  time, and it says whether a change removed work or only moved it.
+- ``Recording``: a Java Flight Recorder recording of a run, summarised as the share of
+  execution samples per kind of work (driver-side planning, the tasks' shuffles, sorts,
+  Parquet and JSON work). Uses the JDK's own ``jcmd`` and ``jfr`` tools.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+# (kind of work, a frame that marks it): a sample counts for the mark nearest its leaf.
+DRIVER_WORK = [
+    ("closure cleaning (Spark reads bytecode per job)", "ClosureCleaner"),
+    ("code generation and compilation", "sql.catalyst.expressions.codegen"),
+    ("SQL parsing", "AbstractSqlParser"),
+    ("analysis", "catalyst.analysis"),
+    ("optimisation", "catalyst.optimizer"),
+    ("adaptive execution (re-planning stages)", "execution.adaptive"),
+    ("physical planning", "QueryPlanner"),
+    ("Iceberg commits and metadata", "org.apache.iceberg"),
+    ("Hadoop file system", "org.apache.hadoop.fs"),
+    ("job scheduling", "org.apache.spark.scheduler"),
+    ("calls from Python (dbt's statements)", "py4j"),
+]
+TASK_WORK = [
+    ("Iceberg scan (reading the current state)", "org.apache.iceberg.spark.source.BaseReader"),
+    ("Iceberg writing (the merge's new files)", "org.apache.iceberg.spark.source.SparkPositionDeltaWrite"),
+    ("JSON parsing (the row checks)", "JsonObjectKeys"),
+    ("Parquet writing (the scratch folder)", "ParquetOutputWriter"),
+    ("sorting (windows, sort-merge joins, sort aggregates)", "UnsafeExternalSorter"),
+    ("shuffle writing", "ShuffleWriter"),
+    ("shuffle reading", "ShuffleBlockFetcherIterator"),
+    ("Parquet reading (landing files, scratch folder)", "VectorizedParquetRecordReader"),
+    ("timestamp parsing", "TimestampFormatter"),
+    ("regular expressions", "java.util.regex"),
+    # last: generated code runs inside the operators above (sort comparators, the rows a
+    # shuffle writes), and counts here only outside all of them
+    ("other generated code (the SQL's expressions and projections)", "GeneratedClass"),
+]
+
+
+def _kind_of_work(frames: list[str], work: list[tuple[str, str]]) -> str:
+    """The kind of work whose mark is nearest the leaf, the generated-code fallback last."""
+    specific = [(name, mark) for name, mark in work if mark != "GeneratedClass"]
+    fallback = [(name, mark) for name, mark in work if mark == "GeneratedClass"]
+    for marks in (specific, fallback):
+        for frame in frames:  # the leaf first
+            for name, mark in marks:
+                if mark in frame:
+                    return name
+    return "other"
+
+
+class JvmCpu:
+    """CPU seconds the session's JVM used between ``start()`` and ``seconds()``."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self._start = pid, 0.0
+
+    @classmethod
+    def of_session(cls, spark) -> JvmCpu:
+        return cls(int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()))
+
+    def _now(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def seconds(self) -> float:
+        return self._now() - self._start
+
+
+@dataclass
+class Recording:
+    """A JFR recording of the JVM ``pid`` into ``path``, started and stopped around a run."""
+
+    pid: int
+    path: Path
+
+    def __enter__(self) -> Recording:
+        self._jcmd("JFR.start", "name=cdclake-bench", "settings=profile", f"filename={self.path}")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._jcmd("JFR.stop", "name=cdclake-bench")
+
+    def _jcmd(self, *args: str) -> None:
+        subprocess.run([_jdk_tool("jcmd"), str(self.pid), *args], check=True, capture_output=True)
+
+    def summary(self) -> dict:
+        """Shares of the execution samples: driver threads against task threads, and
+        within each the kinds of work above."""
+        printed = subprocess.run(
+            [_jdk_tool("jfr"), "print", "--json", "--stack-depth", "400", "--events", "jdk.ExecutionSample", self.path],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        samples = json.loads(printed)["recording"]["events"]
+        counts: dict[str, collections.Counter] = {"driver": collections.Counter(), "tasks": collections.Counter()}
+        for sample in samples:
+            thread = sample["values"]["sampledThread"]["javaName"] or ""
+            side = "tasks" if thread.startswith("Executor task") else "driver"
+            frames = [
+                f"{frame['method']['type']['name']}.{frame['method']['name']}".replace("/", ".")
+                for frame in sample["values"]["stackTrace"]["frames"]
+            ]
+            counts[side][_kind_of_work(frames, DRIVER_WORK if side == "driver" else TASK_WORK)] += 1
+        total = sum(sum(counter.values()) for counter in counts.values()) or 1
+        return {
+            "samples": total,
+            **{
+                side: {
+                    "share": round(sum(counter.values()) / total, 3),
+                    "work": {name: round(n / total, 3) for name, n in counter.most_common()},
+                }
+                for side, counter in counts.items()
+            },
+        }
+
+
+def _jdk_tool(name: str) -> str:
+    """A JDK tool of the Java that runs Spark (JAVA_HOME first, then PATH)."""
+    home = os.environ.get("JAVA_HOME")
+    candidate = Path(home, "bin", name) if home else None
+    found = str(candidate) if candidate and candidate.exists() else shutil.which(name)
+    if not found:
+        raise SystemExit(f"--profile needs the JDK's {name} (install a JDK, or set JAVA_HOME to one)")
+    return found
