@@ -2,7 +2,7 @@
 
 Two measures, both of the local session's JVM (this process's Spark):
 
-- ``JvmCpu``: the JVM's CPU seconds (user + system, from /proc) over a run. On a shared
+- ``JvmCpu``: the JVM's CPU seconds (user + system, from psutil) over a run. On a shared
   2-core machine whose speed moves within minutes, a run's CPU varies less than its wall
   time, and it says whether a change removed work or only moved it.
 - ``Recording``: a Java Flight Recorder recording of a run, summarised as the share of
@@ -19,6 +19,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 # (kind of work, a frame that marks it): a sample counts for the mark nearest its leaf.
 DRIVER_WORK = [
@@ -45,17 +47,15 @@ TASK_WORK = [
     ("Parquet reading (landing files, scratch folder)", "VectorizedParquetRecordReader"),
     ("timestamp parsing", "TimestampFormatter"),
     ("regular expressions", "java.util.regex"),
-    # last: generated code runs inside the operators above (sort comparators, the rows a
-    # shuffle writes), and counts here only outside all of them
-    ("other generated code (the SQL's expressions and projections)", "GeneratedClass"),
 ]
+# Generated code runs inside the operators above (sort comparators, the rows a shuffle
+# writes): it counts as its own kind only where none of them is on the stack.
+TASK_FALLBACK = [("other generated code (the SQL's expressions and projections)", "GeneratedClass")]
 
 
-def _kind_of_work(frames: list[str], work: list[tuple[str, str]]) -> str:
-    """The kind of work whose mark is nearest the leaf, the generated-code fallback last."""
-    specific = [(name, mark) for name, mark in work if mark != "GeneratedClass"]
-    fallback = [(name, mark) for name, mark in work if mark == "GeneratedClass"]
-    for marks in (specific, fallback):
+def _kind_of_work(frames: list[str], *marks_in_order: list[tuple[str, str]]) -> str:
+    """The kind of work whose mark is nearest the leaf, trying each list of marks in turn."""
+    for marks in marks_in_order:
         for frame in frames:  # the leaf first
             for name, mark in marks:
                 if mark in frame:
@@ -67,15 +67,15 @@ class JvmCpu:
     """CPU seconds the session's JVM used between ``start()`` and ``seconds()``."""
 
     def __init__(self, pid: int) -> None:
-        self.pid, self._start = pid, 0.0
+        self.pid, self._process, self._start = pid, psutil.Process(pid), 0.0
 
     @classmethod
     def of_session(cls, spark) -> JvmCpu:
         return cls(int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()))
 
     def _now(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        times = self._process.cpu_times()
+        return times.user + times.system
 
     def start(self) -> None:
         self._start = self._now()
@@ -119,7 +119,8 @@ class Recording:
                 f"{frame['method']['type']['name']}.{frame['method']['name']}".replace("/", ".")
                 for frame in sample["values"]["stackTrace"]["frames"]
             ]
-            counts[side][_kind_of_work(frames, DRIVER_WORK if side == "driver" else TASK_WORK)] += 1
+            work = (DRIVER_WORK,) if side == "driver" else (TASK_WORK, TASK_FALLBACK)
+            counts[side][_kind_of_work(frames, *work)] += 1
         total = sum(sum(counter.values()) for counter in counts.values()) or 1
         return {
             "samples": total,
