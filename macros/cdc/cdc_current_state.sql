@@ -46,7 +46,7 @@
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set rebuild = existing is none or should_full_refresh() or cdc_needs_key_migration(existing) -%}
 
-  {% do cdc_ensure_bookkeeping_tables() %}
+  {#- The bookkeeping tables are there: on-run-start (cdc_ensure_bookkeeping_for_run). -#}
   {% if rebuild %}
     {% do cdc_forget_applied_files(source_node) %}
   {% endif %}
@@ -87,6 +87,9 @@
       {{ log(model.name ~ ": recorded " ~ (files | length) ~ " file(s) as applied", info=true) }}
     {% endif %}
     {% do cdc_log_apply(source_node, files, target_relation) %}
+    {% if files and not rebuild %}
+      {% do cdc_compact_after_apply(source_node, target_relation) %}
+    {% endif %}
     {% do cdc_release_run_relations(source_node) %}
   {% endif %}
 

@@ -98,6 +98,23 @@
   )
 {%- endmacro %}
 
+{% macro cdc_ensure_bookkeeping_for_run() %}
+  {#- on-run-start: the bookkeeping tables, once for a dbt invocation that applies any
+      current-state model, rather than by each model (seven catalog statements a model,
+      in every batch). -#}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set applies = [] -%}
+  {%- for unique_id in selected_resources if unique_id in graph.nodes
+        and graph.nodes[unique_id].config.materialized == 'cdc_current_state' -%}
+    {%- do applies.append(unique_id) -%}
+  {%- endfor -%}
+  {% if applies %}
+    {% do cdc_small_files_setting() %}  {#- a bad value fails the run before any apply -#}
+    {% do cdc_ensure_bookkeeping_tables() %}
+  {% endif %}
+  {{ return('') }}
+{% endmacro %}
+
 {% macro cdc_ensure_bookkeeping_tables() %}
   {#- Shared by the current-state models, which run in parallel: partitioning by source
       keeps each model's writes and deletes in a partition no other model touches. -#}
@@ -286,7 +303,6 @@
   {%- set prechecked = cdc_run_relation(source_node, 'prechecked_rows') -%}
   {%- set resolved = cdc_run_relation(source_node, 'resolved_keys') -%}
   {%- set checked = cdc_run_relation(source_node, 'checked_rows') -%}
-  {% do cdc_release_run_relations(source_node) %}
   {%- if readable -%}
     {%- set scratch = cdc_scratch_dir(source_node) -%}
     {% call statement('cdc_write_prechecked_rows') -%}
@@ -393,8 +409,8 @@
 {%- endmacro %}
 
 {% macro cdc_release_run_relations(source_node) %}
-  {#- Drops the views of cdc_stage_new_files: after the apply, or at the start of the next
-      apply after a run that failed. The scratch folder keeps the last batch's checked rows
+  {#- Drops the views of cdc_stage_new_files after the apply (a run that failed leaves
+      them to the next apply, which replaces those it reads). The scratch folder keeps the last batch's checked rows
       until the next apply of the source replaces them: the same documents as the landing
       files and the table, under the same access, and useful when a run fails. Emptying it
       cost a Spark job per model per run. -#}

@@ -7,6 +7,7 @@ names that cannot be made safe are refused with the setting or file named.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -209,6 +210,20 @@ def test_a_landing_root_hadoop_cannot_glob_is_refused_naming_the_setting(workspa
     assert outcome.statuses == {"error": ["current_invoices"]}
     message = f'CDCLAKE_LANDING_ROOT (dbt var landing_root)="{root}" cannot be listed by Spark'
     assert message in (paths.dbt_dir / "logs" / "dbt.log").read_text()
+
+
+@pytest.mark.parametrize("value", ["1", "ten", "-4"])
+def test_a_bad_compaction_setting_is_refused_before_any_apply(workspace: Path, spark, value: str) -> None:
+    paths = Paths(workspace / "compact_setting")
+    land(paths.landing / "ledger" / "invoices", {"LOAD00000001.parquet": [("I", 0, 1)]})
+    outcome = run_dbt(
+        ["run", "--select", "current_invoices", "--vars", json.dumps({"cdc_compact_small_files_at": value})],
+        paths,
+        schema="compact_setting",
+    )
+    assert not outcome.success
+    assert f'cdc_compact_small_files_at (CDCLAKE_COMPACT_SMALL_FILES_AT) is "{value}"' in outcome.error
+    assert not list(paths.warehouse.glob("compact_setting/current_invoices"))
 
 
 def test_the_python_glob_escape_matches_exactly_one_path(tmp_path: Path, spark) -> None:

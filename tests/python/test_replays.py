@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,22 +14,27 @@ from conftest import BATCHES, COLLECTION_PARAMS, EVENTS_PER_BATCH, Dataset, new_
 
 pytestmark = pytest.mark.slow
 
+COMPACT_AT = 2
+
 
 @pytest.fixture(scope="module")
 def replayed(workspace: Path, spark) -> Dataset:
     """Every batch landed, then the same batch landed twice more, with runs in between;
-    the batches themselves delivered newest first."""
+    the batches themselves delivered newest first. Each apply compacts as soon as two
+    small files have piled up (macros/cdc/compaction.sql), so that the exact final state
+    and the bookkeeping below hold through compactions between the runs."""
     dataset = new_dataset(workspace, "replayed")
     outbox = dataset.paths.outbox
     batches = [dataset.simulator.cdc_batch(EVENTS_PER_BATCH, outbox) for _ in range(BATCHES)]
     delivery = Delivery(outbox, dataset.paths.landing)
-    dataset.dbt("run", "--select", "current_state")
+    apply = ("run", "--select", "current_state", "--vars", json.dumps({"cdc_compact_small_files_at": COMPACT_AT}))
+    dataset.dbt(*apply)
     for batch in reversed(batches):
         delivery.land(batch)
-        dataset.dbt("run", "--select", "current_state")
+        dataset.dbt(*apply)
     for _ in range(2):  # replayed: the last batch twice more
         delivery.land(batches[-1])
-        dataset.dbt("run", "--select", "current_state")
+        dataset.dbt(*apply)
     return dataset
 
 
@@ -63,6 +69,22 @@ def test_replays_were_read_again_and_changed_nothing(replayed: Dataset, spark) -
         "where file_path not like '%LOAD%' group by file_path"
     ).collect()
     assert {row["times"] for row in times} == {1, 3}
+
+
+@COLLECTION_PARAMS
+def test_small_files_were_compacted_between_applies(replayed: Dataset, spark, collection: str) -> None:
+    """Each table, and the source's partition of the applied-files record, was bin-packed
+    by the applies themselves; no table is left with more small files than a compaction
+    starts at, plus what one apply adds (a task's file per shuffle partition at most)."""
+    table = f"{replayed.schema}.current_{collection}"
+    compactions = spark.sql(f"select count(*) from {table}.snapshots where operation = 'replace'").first()[0]
+    assert compactions > 0
+    assert spark.sql(f"select count(*) from {table}.data_files").first()[0] < COMPACT_AT + 8
+    source = f"source.cdclake.ledger.{collection}"
+    recorded = spark.sql(
+        f"select count(*) from {replayed.schema}.dms_applied_files.data_files where partition.source_name = '{source}'"
+    ).first()[0]
+    assert recorded < COMPACT_AT + 1 + 1
 
 
 @COLLECTION_PARAMS
