@@ -1,13 +1,13 @@
 {#-
-  Small files kept few as the applies go, so that a batch costs about the same after a
-  day of batches as after one.
+  Small files kept few as the applies go, so that a batch does not cost more after 50
+  batches than after one (bench/README.md, (b)).
 
   Every apply adds a few small data files to its current-state table, and a deletion
   vector to nearly every data file it touches; each bookkeeping table gets a small file
   per model and run. A merge reads every file of its table, and each apply scans its
   partition of dms_applied_files: left to the nightly maintenance (cdclake maintain),
-  a 10,000-event batch cost 1.3-1.4 times more after 60 batches than after one
-  (bench/README.md, (b)). Here a model's apply bin-packs its own small files once there
+  a 10,000-event batch on a lake 60 batches old took 9.3 s, against 6.4-7.0 s after
+  one batch. Here a model's apply bin-packs its own small files once there
   are enough of them: the table's, then its own partition of each bookkeeping table, so
   that models running side by side never rewrite the same files. The big files, and the
   deletes folded into them, stay the maintenance's.
