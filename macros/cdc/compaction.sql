@@ -58,8 +58,8 @@
   {%- set rewritten = cdc_compact_small_files(target_relation) -%}
   {% if rewritten > 0 %}
     {%- set compacted = [] -%}
-    {% for name in ['dms_applied_files', 'dms_apply_log', 'dms_quarantine'] %}
-      {% do compacted.append(cdc_compact_small_files(cdc_bookkeeping_relation(name), source_node)) %}
+    {% for relation in cdc_bookkeeping_relations() %}
+      {% do compacted.append(cdc_compact_small_files(relation, source_node)) %}
     {% endfor %}
     {{ log(target_relation ~ ": compacted " ~ rewritten ~ " small file(s), and " ~ (compacted | sum)
            ~ " of the bookkeeping tables", info=true) }}

@@ -54,6 +54,13 @@
   {{- return(api.Relation.create(schema=target.schema, identifier=name, type='table')) -}}
 {%- endmacro %}
 
+{% macro cdc_bookkeeping_relations() -%}
+  {#- The apply's bookkeeping tables (cdc_ensure_bookkeeping_tables), each partitioned by
+      source: what the tables' properties are checked on and what an apply compacts. -#}
+  {{- return([cdc_applied_files_relation(), cdc_bookkeeping_relation('dms_quarantine'),
+              cdc_bookkeeping_relation('dms_apply_log')]) -}}
+{%- endmacro %}
+
 {% macro cdc_applied_files_relation() -%}
   {{- return(cdc_bookkeeping_relation('dms_applied_files')) -}}
 {%- endmacro %}
@@ -165,7 +172,7 @@
     partitioned by (source_name)
     {{ cdc_shared_table_properties_sql() }}
   {%- endcall %}
-  {% for relation in [cdc_applied_files_relation(), cdc_bookkeeping_relation('dms_quarantine'), cdc_bookkeeping_relation('dms_apply_log')] %}
+  {% for relation in cdc_bookkeeping_relations() %}
     {% do cdc_ensure_shared_table_properties(relation) %}
   {% endfor %}
 {% endmacro %}
@@ -410,10 +417,10 @@
 
 {% macro cdc_release_run_relations(source_node) %}
   {#- Drops the views of cdc_stage_new_files after the apply (a run that failed leaves
-      them to the next apply, which replaces those it reads). The scratch folder keeps the last batch's checked rows
-      until the next apply of the source replaces them: the same documents as the landing
-      files and the table, under the same access, and useful when a run fails. Emptying it
-      cost a Spark job per model per run. -#}
+      them to the next apply, which replaces those it reads). The scratch folder keeps the
+      last batch's checked rows until the next apply of the source replaces them: the same
+      documents as the landing files and the table, under the same access, and useful when
+      a run fails. Emptying it cost a Spark job per model per run. -#}
   {% for what in ['checked_rows', 'resolved_keys', 'prechecked_rows'] %}
     {% do cdc_execute('drop view if exists ' ~ cdc_run_relation(source_node, what)) %}
   {% endfor %}
