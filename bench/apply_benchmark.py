@@ -54,6 +54,7 @@ class Meter:
     def __init__(self, spark, profile: bool) -> None:
         self.cpu, self.profile = JvmCpu.of_session(spark), profile
         self.cpu_seconds: dict[str, float] = {}
+        self.cpu_by_kind: dict[str, dict[str, float]] = {}
         self.profiles: dict[str, dict] = {}
 
     def apply(self, paths: Paths, label: str, record: bool = False) -> float:
@@ -72,6 +73,7 @@ class Meter:
         else:
             seconds = timed(run)
         self.cpu_seconds[label] = round(self.cpu.seconds(), 2)
+        self.cpu_by_kind[label] = self.cpu.by_kind()
         return seconds
 
 
@@ -156,6 +158,7 @@ def bench_big_batch(paths: Paths, sim: Simulator, meter: Meter) -> dict:
         "ratio": round(spark_seconds / duck_seconds, 2),
         "jvm_cpu_seconds": meter.cpu_seconds["a"],
         "initial_full_load_jvm_cpu_seconds": meter.cpu_seconds["initial full load"],
+        "jvm_cpu_by_kind": meter.cpu_by_kind["a"],
     }
 
 
@@ -172,7 +175,10 @@ def bench_history(paths: Paths, sim: Simulator, history: int, batch_events: int,
     for number in range(1, last + 1):
         delivery.land_batch(sim.cdc_batch(batch_events, paths.outbox), chaotic=False)
         timings[number] = meter.apply(paths, f"b{number}", record=number == last)
-        log(f"(b) batch {number}: {timings[number]:.2f}s, JVM {meter.cpu_seconds[f'b{number}']:.2f} CPU s")
+        log(
+            f"(b) batch {number}: {timings[number]:.2f}s, JVM {meter.cpu_seconds[f'b{number}']:.2f} CPU s "
+            f"{meter.cpu_by_kind[f'b{number}']}"
+        )
     early = [timings[n] for n in range(2, 2 + repeats)]  # after 1, 2, 3 earlier batches
     late = [timings[n] for n in range(history + 1, history + 1 + repeats)]  # after 50, 51, 52
     return {
@@ -181,7 +187,14 @@ def bench_history(paths: Paths, sim: Simulator, history: int, batch_events: int,
         "late_seconds": late,
         "ratio_of_medians": round(statistics.median(late) / statistics.median(early), 3),
         "jvm_cpu_seconds": [meter.cpu_seconds[f"b{n}"] for n in range(1, last + 1)],
+        "late_jvm_cpu_by_kind": median_by_kind([meter.cpu_by_kind[f"b{n}"] for n in range(history + 1, last + 1)]),
     }
+
+
+def median_by_kind(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The median CPU seconds of each kind of JVM thread over `runs`."""
+    kinds = sorted({kind for run in runs for kind in run})
+    return {kind: round(statistics.median(run.get(kind, 0.0) for run in runs), 2) for kind in kinds}
 
 
 def main() -> None:

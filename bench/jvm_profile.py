@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -63,11 +64,35 @@ def _kind_of_work(frames: list[str], *marks_in_order: list[tuple[str, str]]) -> 
     return "other"
 
 
+# (kind of thread, a pattern of its name): the JVM names its threads, and Linux keeps the
+# first 15 characters in /proc/<pid>/task/<tid>/comm.
+THREAD_KINDS = [
+    ("JIT compilers", r"C1 Compi|C2 Compi|CompilerThre|Sweeper"),
+    ("garbage collection and VM", r"^GC |^G1 |VM Thread|VM Periodic"),
+    ("tasks", r"Executor task"),
+    ("scheduler", r"dag-scheduler|spark-listener|event-loop|dispatcher"),
+]
+
+
+def _thread_kind(name: str) -> str:
+    for kind, pattern in THREAD_KINDS:
+        if re.search(pattern, name):
+            return kind
+    return "other live threads"
+
+
 class JvmCpu:
-    """CPU seconds the session's JVM used between ``start()`` and ``seconds()``."""
+    """CPU seconds the session's JVM used between ``start()`` and ``seconds()``, and how
+    they split by kind of thread (``by_kind()``).
+
+    The driver's work for dbt's statements (analysis, planning, code generation, Iceberg
+    commits) runs in the JVM threads py4j makes for dbt's Python threads, which end with
+    each dbt run: their CPU is what the JVM used beyond its live threads (``driver
+    threads of the run``)."""
 
     def __init__(self, pid: int) -> None:
-        self.pid, self._process, self._start = pid, psutil.Process(pid), 0.0
+        self.pid, self._process = pid, psutil.Process(pid)
+        self._start, self._start_kinds = 0.0, collections.Counter()
 
     @classmethod
     def of_session(cls, spark) -> JvmCpu:
@@ -77,11 +102,36 @@ class JvmCpu:
         times = self._process.cpu_times()
         return times.user + times.system
 
+    def _live_threads(self) -> collections.Counter:
+        """CPU seconds of each kind of live thread (Linux only: empty elsewhere)."""
+        kinds: collections.Counter = collections.Counter()
+        tasks = Path(f"/proc/{self.pid}/task")
+        if not tasks.is_dir():
+            return kinds
+        tick = os.sysconf("SC_CLK_TCK")
+        for thread in tasks.iterdir():
+            try:
+                name = (thread / "comm").read_text().strip()
+                fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # the thread ended while being read
+            kinds[_thread_kind(name)] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        return kinds
+
     def start(self) -> None:
-        self._start = self._now()
+        self._start, self._start_kinds = self._now(), self._live_threads()
 
     def seconds(self) -> float:
         return self._now() - self._start
+
+    def by_kind(self) -> dict[str, float]:
+        """CPU seconds since ``start()`` per kind of thread (THREAD_KINDS)."""
+        now = self._live_threads()
+        if not now:
+            return {}
+        kinds = {kind: now[kind] - self._start_kinds.get(kind, 0.0) for kind in now}
+        kinds["driver threads of the run"] = self.seconds() - sum(kinds.values())
+        return {kind: round(seconds, 2) for kind, seconds in sorted(kinds.items())}
 
 
 @dataclass
