@@ -73,17 +73,28 @@
   where source_name = {{ sql_string('source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name) }}
 {%- endmacro %}
 
+{% macro cdc_metadata_file_properties() -%}
+  {#- Every commit writes a new metadata file holding every snapshot kept (five days by
+      default): an apply's tables commit each batch, so without these their metadata
+      folders grew by the square of the commits (61 MB for dms_applied_files after 53
+      batches) until the orphan-file removal, days later. Twenty previous versions are
+      kept for whoever reads one that was current a moment ago. -#}
+  {{- return({'write.metadata.delete-after-commit.enabled': 'true', 'write.metadata.previous-versions-max': '20'}) -}}
+{%- endmacro %}
+
 {% macro cdc_shared_table_properties() -%}
   {#- The current-state models append to the bookkeeping tables side by side, so their
       commits race: the loser retries after Iceberg's backoff, 100 ms doubling by default,
       which cost seconds per run for an append of a few rows. These appends never conflict
       in content (another partition each), so a retry right away succeeds. -#}
-  {{- return({'commit.retry.min-wait-ms': '10', 'commit.retry.max-wait-ms': '1000', 'commit.retry.num-retries': '20'}) -}}
+  {%- set properties = {'commit.retry.min-wait-ms': '10', 'commit.retry.max-wait-ms': '1000', 'commit.retry.num-retries': '20'} -%}
+  {%- do properties.update(cdc_metadata_file_properties()) -%}
+  {{- return(properties) -}}
 {%- endmacro %}
 
-{% macro cdc_ensure_shared_table_properties(relation) %}
-  {#- Tables created before cdc_shared_table_properties get them once. -#}
-  {%- set wanted = cdc_shared_table_properties() -%}
+{% macro cdc_ensure_table_properties(relation, wanted) %}
+  {#- Tables created before a property was wanted get it once (an alter is a metadata
+      commit, so it is made only when something is missing). -#}
   {%- set current = {} -%}
   {%- for row in run_query('show tblproperties ' ~ relation).rows -%}
     {%- do current.update({row[0]: row[1]}) -%}
@@ -118,6 +129,15 @@
   {% if applies %}
     {% do cdc_small_files_setting() %}  {#- a bad value fails the run before any apply -#}
     {% do cdc_ensure_bookkeeping_tables() %}
+    {#- A current-state table is created by its model's first apply (create_table_as);
+        the next run gives it the metadata properties, as it does tables made before. -#}
+    {% for unique_id in applies %}
+      {%- set node = graph.nodes[unique_id] -%}
+      {%- set existing = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+      {% if existing is not none %}
+        {% do cdc_ensure_table_properties(existing, cdc_metadata_file_properties()) %}
+      {% endif %}
+    {% endfor %}
   {% endif %}
   {{ return('') }}
 {% endmacro %}
@@ -173,7 +193,7 @@
     {{ cdc_shared_table_properties_sql() }}
   {%- endcall %}
   {% for relation in cdc_bookkeeping_relations() %}
-    {% do cdc_ensure_shared_table_properties(relation) %}
+    {% do cdc_ensure_table_properties(relation, cdc_shared_table_properties()) %}
   {% endfor %}
 {% endmacro %}
 

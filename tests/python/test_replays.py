@@ -97,3 +97,23 @@ def test_split_parts_were_applied(resplit: Dataset, spark) -> None:
         f"select row_count from {resplit.schema}.dms_applied_files where file_path rlike '/9[^/]+$'"
     ).collect()
     assert len(parts) == 2 and all(row["row_count"] > 0 for row in parts)
+
+
+def test_the_bookkeeping_keeps_twenty_metadata_files_not_one_per_commit(replayed: Dataset, spark) -> None:
+    """Each commit writes a metadata file listing every snapshot kept: the apply's tables
+    delete all but the last twenty previous ones (cdc_metadata_file_properties), instead
+    of keeping one more, each bigger, for every commit until the orphan-file removal."""
+    table = f"{replayed.schema}.dms_applied_files"
+    commits = spark.sql(f"select count(*) from {table}.snapshots").first()[0]
+    assert commits > 21, "too few commits for the bound below to prove anything"
+    folder = replayed.paths.warehouse / replayed.schema / "dms_applied_files" / "metadata"
+    assert len(list(folder.glob("*.metadata.json"))) <= 21
+
+
+@COLLECTION_PARAMS
+def test_current_state_tables_get_the_metadata_properties(replayed: Dataset, spark, collection: str) -> None:
+    """A current-state table, created by its first apply, gets them from the next run."""
+    rows = spark.sql(f"show tblproperties {replayed.schema}.current_{collection}").collect()
+    properties = {row["key"]: row["value"] for row in rows}
+    assert properties.get("write.metadata.delete-after-commit.enabled") == "true"
+    assert properties.get("write.metadata.previous-versions-max") == "20"
