@@ -87,12 +87,12 @@ class JvmCpu:
 
     The driver's work for dbt's statements (analysis, planning, code generation, Iceberg
     commits) runs in the JVM threads py4j makes for dbt's Python threads, which end with
-    each dbt run: their CPU is what the JVM used beyond its live threads (``driver
-    threads of the run``)."""
+    each dbt run: their CPU is what the JVM used beyond the threads still alive at the
+    end (``driver threads of the run``)."""
 
     def __init__(self, pid: int) -> None:
         self.pid, self._process = pid, psutil.Process(pid)
-        self._start, self._start_kinds = 0.0, collections.Counter()
+        self._start, self._start_threads = 0.0, {}
 
     @classmethod
     def of_session(cls, spark) -> JvmCpu:
@@ -102,12 +102,13 @@ class JvmCpu:
         times = self._process.cpu_times()
         return times.user + times.system
 
-    def _live_threads(self) -> collections.Counter:
-        """CPU seconds of each kind of live thread (Linux only: empty elsewhere)."""
-        kinds: collections.Counter = collections.Counter()
+    def _live_threads(self) -> dict[str, tuple[str, float]]:
+        """Each live thread's (kind, CPU seconds so far), by thread id (Linux only: empty
+        elsewhere)."""
+        threads: dict[str, tuple[str, float]] = {}
         tasks = Path(f"/proc/{self.pid}/task")
         if not tasks.is_dir():
-            return kinds
+            return threads
         tick = os.sysconf("SC_CLK_TCK")
         for thread in tasks.iterdir():
             try:
@@ -115,21 +116,25 @@ class JvmCpu:
                 fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
             except (FileNotFoundError, ProcessLookupError):
                 continue  # the thread ended while being read
-            kinds[_thread_kind(name)] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-        return kinds
+            threads[thread.name] = (_thread_kind(name), (int(fields[11]) + int(fields[12])) / tick)  # utime + stime
+        return threads
 
     def start(self) -> None:
-        self._start, self._start_kinds = self._now(), self._live_threads()
+        self._start, self._start_threads = self._now(), self._live_threads()
 
     def seconds(self) -> float:
         return self._now() - self._start
 
     def by_kind(self) -> dict[str, float]:
-        """CPU seconds since ``start()`` per kind of thread (THREAD_KINDS)."""
+        """CPU seconds since ``start()`` per kind of thread (THREAD_KINDS). Counted thread
+        by thread: a thread that ended during the run is in the rest, with only what it
+        spent since ``start()`` (the process's total counts it), never what it spent before."""
         now = self._live_threads()
         if not now:
             return {}
-        kinds = {kind: now[kind] - self._start_kinds.get(kind, 0.0) for kind in now}
+        kinds: collections.Counter = collections.Counter()
+        for tid, (kind, cpu) in now.items():
+            kinds[kind] += cpu - self._start_threads.get(tid, (kind, 0.0))[1]
         kinds["driver threads of the run"] = self.seconds() - sum(kinds.values())
         return {kind: round(seconds, 2) for kind, seconds in sorted(kinds.items())}
 
